@@ -1,0 +1,46 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.test-installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint typecheck pytest system-deps browser-deps clean
+
+run: $(STAMP)
+	$(VENV)/bin/radio serve --host $(HOST) --port $(PORT) --stations stations.toml --cache cache
+
+test: $(TEST_STAMP) system-deps
+	$(VENV)/bin/ruff check radio tests
+	$(VENV)/bin/ruff format --check radio tests
+	$(VENV)/bin/mypy
+	$(VENV)/bin/pytest
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PIP) install --quiet -e .
+	touch $@
+
+# torch==2.13.0 is installed on its own first so pip takes the local CPU wheel
+# instead of resolving a CUDA build through transformers.
+$(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e '.[musicgen,test]'
+	touch $(STAMP) $@
+
+# ffmpeg/ffprobe decode our streams in the tests; chromium drives the web tests.
+system-deps:
+	@command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null && command -v chromium >/dev/null || { \
+		echo "installing Debian packages: ffmpeg chromium"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends ffmpeg chromium >/dev/null; }
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Generators: batches of GenerationRequest in, GeneratedAudio out (see base.py)."""

@@ -1,0 +1,61 @@
+"""The Generator protocol: a batch of requests in, audio (with rate and channels) out.
+
+Generators are blocking and run on the scheduler's worker thread, never on the
+event loop. A generator that fails raises GeneratorError for the batch; the
+scheduler logs it and the station keeps playing from its backlog or replay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+Samples = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    station: str
+    genre: str
+    prompt: str
+    seed: int
+    seconds: float
+    # The pool values the prompt was filled with (mood, tempo, key...): the synth
+    # reads tempo and key from here rather than parsing prose.
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GeneratedAudio:
+    request: GenerationRequest
+    samples: Samples  # float32 in [-1, 1], shape (frames, channels)
+    sample_rate: int
+    # Generator-specific settings worth recording so a track can be regenerated.
+    parameters: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def channels(self) -> int:
+        return int(self.samples.shape[1])
+
+    @property
+    def seconds(self) -> float:
+        return self.samples.shape[0] / self.sample_rate
+
+
+@runtime_checkable
+class Generator(Protocol):
+    name: str  # "synth", "musicgen"
+    model: str  # what made the audio: "synth-v1", "facebook/musicgen-small"
+    max_batch: int  # how many requests one generate() call should take
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[GeneratedAudio]:
+        """Make one GeneratedAudio per request, in order; blocking."""
+        ...
+
+    def close(self) -> None:
+        """Release the model and its memory."""
+        ...
