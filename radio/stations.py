@@ -107,7 +107,9 @@ def parse_stations(text: str, path: str | Path = "stations.toml") -> StationsCon
     locate = _Locator(text, str(path))
     unknown = sorted(set(data) - {"defaults", "stations"})
     if unknown:
-        raise locate.error(f"unknown top-level key (expected 'defaults' or 'stations')", key=unknown[0])
+        raise locate.error(
+            "unknown top-level key (expected 'defaults' or 'stations')", key=unknown[0]
+        )
     defaults = tunables_from_table(data.get("defaults", {}), locate)
     tables = data.get("stations")
     if not isinstance(tables, list) or not tables:
@@ -130,7 +132,9 @@ def tunables_from_table(table: Any, locate: _Locator | None = None) -> Tunables:
     unknown = sorted(set(table) - set(RANGES))
     if unknown:
         raise locate.error(
-            f"unknown key in [defaults] (known: {', '.join(RANGES)})", key=unknown[0], section="defaults"
+            f"unknown key in [defaults] (known: {', '.join(RANGES)})",
+            key=unknown[0],
+            section="defaults",
         )
     values = {key: _tunable(key, table[key], locate, None, None) for key in table}
     return Tunables(**values)
@@ -159,12 +163,15 @@ def station_from_table(
     for key in ("id", "name", "genre", "description", "prompt"):
         if not isinstance(table[key], str) or not table[key].strip():
             raise fail("must be a non-empty string", key)
+    sid = str(sid)
     if not SLUG.match(sid):
         raise fail("must be a slug: lowercase letters, digits and '-', at most 40", "id")
     pools = _pools(table["pools"], lambda msg, key: fail(msg, key))
     _check_template(table["prompt"], pools, lambda msg, key: fail(msg, key), "prompt")
     tunables = {
-        key: _tunable(key, table[key], locate, label, index) if key in table else getattr(defaults, key)
+        key: _tunable(key, table[key], locate, label, index)
+        if key in table
+        else getattr(defaults, key)
         for key in RANGES
     }
     if tunables["crossfade_seconds"] * 2 > tunables["track_seconds"]:
@@ -241,9 +248,11 @@ def _dayparts(raw: Any, fail: Any) -> tuple[Daypart, ...]:
             CronTrigger.from_crontab(item["cron"])
         except ValueError as exc:
             raise fail(f"bad cron expression: {exc}", f"{key}.cron") from exc
-        pools = _pools(item.get("pools"), lambda msg, k: fail(msg, f"{key}.{k}"))
+        pools = _pools(item.get("pools"), lambda msg, k, key=key: fail(msg, f"{key}.{k}"))
         _check_template(item["prompt"], pools, fail, f"{key}.prompt")
-        parts.append(Daypart(item["name"].strip(), item["cron"].strip(), item["prompt"].strip(), pools))
+        parts.append(
+            Daypart(item["name"].strip(), item["cron"].strip(), item["prompt"].strip(), pools)
+        )
     return tuple(parts)
 
 
@@ -251,17 +260,28 @@ def _tunable(key: str, value: Any, locate: _Locator, station: str | None, index:
     kind, low, high = RANGES[key]
     section = "defaults" if station is None else None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise locate.error("must be a number", station=station, key=key, index=index, section=section)
+        raise locate.error(
+            "must be a number", station=station, key=key, index=index, section=section
+        )
     if kind is int and not isinstance(value, int):
-        raise locate.error("must be a whole number", station=station, key=key, index=index, section=section)
+        raise locate.error(
+            "must be a whole number", station=station, key=key, index=index, section=section
+        )
     if not low <= value <= high:
         raise locate.error(
-            f"{value} is out of range [{low:g}, {high:g}]", station=station, key=key, index=index, section=section
+            f"{value} is out of range [{low:g}, {high:g}]",
+            station=station,
+            key=key,
+            index=index,
+            section=section,
         )
     if key == "bitrate" and value not in MP3_BITRATES:
         raise locate.error(
             f"{value} is not an MP3 bitrate ({', '.join(map(str, MP3_BITRATES))})",
-            station=station, key=key, index=index, section=section,
+            station=station,
+            key=key,
+            index=index,
+            section=section,
         )
     return kind(value)
 
@@ -302,7 +322,9 @@ class _Locator:
             start = headers[index]
             end = headers[index + 1] if index + 1 < len(headers) else len(self.lines)
         elif section is not None:
-            header = next((n for n, l in enumerate(self.lines) if l.strip() == f"[{section}]"), None)
+            header = next(
+                (n for n, text in enumerate(self.lines) if text.strip() == f"[{section}]"), None
+            )
             if header is None:
                 return None
             start = header

@@ -43,7 +43,7 @@ class GeneratedAudio:
 
     @property
     def seconds(self) -> float:
-        return self.samples.shape[0] / self.sample_rate
+        return float(self.samples.shape[0] / self.sample_rate)
 
 
 @runtime_checkable

@@ -1,0 +1,31 @@
+"""Two overlapping stretches of audio in, one equal-power crossfade out.
+
+Equal power (cos/sin) keeps perceived loudness level through the overlap of
+two uncorrelated tracks, where a linear fade dips by 3 dB in the middle.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from radio.generators.base import Samples
+
+
+def equal_power_gains(start: int, count: int, total: int) -> tuple[Samples, Samples]:
+    """Fade-out and fade-in gains for frames start..start+count of a `total`-frame overlap."""
+    t = (np.arange(start, start + count, dtype=np.float32) + 0.5) / max(total, 1)
+    angle = np.clip(t, 0.0, 1.0) * np.float32(np.pi / 2)
+    return np.cos(angle)[:, None], np.sin(angle)[:, None]
+
+
+def crossfade(
+    outgoing: Samples, incoming: Samples, start: int = 0, total: int | None = None
+) -> Samples:
+    """Mix equal-length pieces of the outgoing and incoming tracks over an overlap.
+
+    `start` and `total` place these frames inside a longer overlap, so playout can
+    render a crossfade in pieces as wall-clock chunks arrive.
+    """
+    total = len(outgoing) if total is None else total
+    fade_out, fade_in = equal_power_gains(start, len(outgoing), total)
+    return (outgoing * fade_out + incoming * fade_in).astype(np.float32)

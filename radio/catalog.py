@@ -1,0 +1,244 @@
+"""Prepared tracks and plays in, a SQLite catalog (sqlite-utils) out; one writer thread.
+
+`Catalog` is plain synchronous code over one connection. `CatalogWriter` owns the
+single thread that connection lives on, so every read and write runs off the
+event loop and writes never race each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlite_utils
+
+from radio.errors import CatalogError, DuplicateTrack, NotFound
+
+T = TypeVar("T")
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class NewTrack:
+    station: str
+    title: str
+    prompt: str
+    seed: int
+    generator: str
+    model: str
+    parameters: Mapping[str, object]
+    duration: float
+    sample_rate: int
+    loudness: float
+    audio_hash: str
+    path: str  # relative to the cache folder
+
+
+def _migrate_1(db: sqlite_utils.Database) -> None:
+    db["tracks"].create(  # type: ignore[union-attr]
+        {
+            "id": int,
+            "station": str,
+            "title": str,
+            "prompt": str,
+            "seed": int,
+            "generator": str,
+            "model": str,
+            "parameters": str,
+            "duration": float,
+            "sample_rate": int,
+            "loudness": float,
+            "audio_hash": str,
+            "path": str,
+            "created_at": str,
+            "discarded_at": str,  # set when "apply now" drops an unplayed track
+        },
+        pk="id",
+        not_null={"station", "title", "prompt", "seed", "audio_hash", "path", "created_at"},
+    )
+    db["tracks"].create_index(["audio_hash"], unique=True)  # type: ignore[union-attr]
+    db["tracks"].create_index(["station", "id"])  # type: ignore[union-attr]
+    db["plays"].create(  # type: ignore[union-attr]
+        {
+            "id": int,
+            "track_id": int,
+            "station": str,
+            "started_at": str,
+            "ended_at": str,
+            "listeners": int,
+        },
+        pk="id",
+        foreign_keys=[("track_id", "tracks", "id")],
+    )
+    db["plays"].create_index(["station", "id"])  # type: ignore[union-attr]
+    db["plays"].create_index(["track_id"])  # type: ignore[union-attr]
+
+
+# Append-only: each function moves the schema one version forward (PRAGMA user_version).
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1]
+
+
+class Catalog:
+    """The catalog on one connection; call it from one thread only (see CatalogWriter)."""
+
+    def __init__(self, path: Path | str) -> None:
+        memory = str(path) == ":memory:"
+        if not memory:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self.db = sqlite_utils.Database(conn)
+        if not memory:
+            self.db.enable_wal()
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.execute("PRAGMA busy_timeout = 5000")
+        self.migrate()
+
+    def migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.db.conn:
+                step(self.db)
+                self.db.execute(f"PRAGMA user_version = {number}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- tracks ---------------------------------------------------------------
+    def add_track(self, track: NewTrack) -> int:
+        row = {
+            "station": track.station,
+            "title": track.title,
+            "prompt": track.prompt,
+            "seed": track.seed,
+            "generator": track.generator,
+            "model": track.model,
+            "parameters": json.dumps(track.parameters, sort_keys=True, default=str),
+            "duration": round(track.duration, 3),
+            "sample_rate": track.sample_rate,
+            "loudness": round(track.loudness, 2),
+            "audio_hash": track.audio_hash,
+            "path": track.path,
+            "created_at": utcnow(),
+        }
+        try:
+            return int(self.db["tracks"].insert(row).last_pk)  # type: ignore[union-attr, arg-type]
+        except sqlite3.IntegrityError as exc:
+            if "audio_hash" in str(exc):
+                raise DuplicateTrack(
+                    f"audio {track.audio_hash[:12]} is already in the catalog"
+                ) from exc
+            raise CatalogError(str(exc)) from exc
+
+    def track(self, track_id: int) -> dict[str, Any]:
+        rows = list(self.db.query(f"{_TRACK_SELECT} WHERE t.id = ?", [track_id]))
+        if not rows:
+            raise NotFound(f"no track {track_id}")
+        return _track_row(rows[0])
+
+    def tracks(
+        self, station: str | None = None, limit: int = 50, before: int | None = None
+    ) -> list[dict[str, Any]]:
+        where: list[str] = ["1=1"]
+        args: list[object] = []
+        if station:
+            where.append("t.station = ?")
+            args.append(station)
+        if before is not None:
+            where.append("t.id < ?")
+            args.append(before)
+        sql = f"{_TRACK_SELECT} WHERE {' AND '.join(where)} ORDER BY t.id DESC LIMIT ?"
+        return [_track_row(r) for r in self.db.query(sql, [*args, limit])]
+
+    def unplayed(self) -> list[dict[str, Any]]:
+        """Tracks never played nor discarded, oldest first: the backlog after a restart."""
+        sql = (
+            f"{_TRACK_SELECT} WHERE t.discarded_at IS NULL"
+            " AND NOT EXISTS (SELECT 1 FROM plays p WHERE p.track_id = t.id) ORDER BY t.id"
+        )
+        return [_track_row(r) for r in self.db.query(sql)]
+
+    def least_recently_played(
+        self, station: str, exclude: tuple[int, ...] = ()
+    ) -> list[dict[str, Any]]:
+        """The station's played tracks, least recently played first: the replay order."""
+        skip = f"AND t.id NOT IN ({','.join('?' * len(exclude))})" if exclude else ""
+        sql = (
+            f"{_TRACK_SELECT} WHERE t.station = ? {skip}"
+            " ORDER BY (SELECT MAX(p.id) FROM plays p WHERE p.track_id = t.id) IS NOT NULL,"
+            " (SELECT MAX(p.id) FROM plays p WHERE p.track_id = t.id), t.id LIMIT 20"
+        )
+        return [_track_row(r) for r in self.db.query(sql, [station, *exclude])]
+
+    def discard(self, track_ids: list[int]) -> None:
+        now = utcnow()
+        with self.db.conn:
+            for track_id in track_ids:
+                self.db["tracks"].update(track_id, {"discarded_at": now})  # type: ignore[union-attr]
+
+    def count(self, station: str | None = None) -> int:
+        sql = "SELECT COUNT(*) FROM tracks" + (" WHERE station = ?" if station else "")
+        return int(self.db.execute(sql, [station] if station else []).fetchone()[0])
+
+    # -- plays ----------------------------------------------------------------
+    def start_play(self, track_id: int, station: str, listeners: int) -> int:
+        row = {
+            "track_id": track_id,
+            "station": station,
+            "started_at": utcnow(),
+            "listeners": listeners,
+        }
+        return int(self.db["plays"].insert(row).last_pk)  # type: ignore[union-attr, arg-type]
+
+    def end_play(self, play_id: int, listeners: int) -> None:
+        self.db["plays"].update(play_id, {"ended_at": utcnow(), "listeners": listeners})  # type: ignore[union-attr]
+
+    def recent_plays(self, station: str, limit: int = 20) -> list[dict[str, Any]]:
+        sql = (
+            "SELECT p.id AS play_id, p.started_at, p.ended_at, p.listeners,"
+            " t.id, t.title, t.station,"
+            " t.duration FROM plays p JOIN tracks t ON t.id = p.track_id"
+            " WHERE p.station = ? ORDER BY p.id DESC LIMIT ?"
+        )
+        return list(self.db.query(sql, [station, limit]))
+
+
+_TRACK_SELECT = (
+    "SELECT t.*, (SELECT COUNT(*) FROM plays p WHERE p.track_id = t.id) AS plays FROM tracks t"
+)
+
+
+def _track_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    out["hash"] = out.pop("audio_hash")
+    out["parameters"] = json.loads(out["parameters"] or "{}")
+    return out
+
+
+class CatalogWriter:
+    """Runs catalog calls on one dedicated thread: the loop never touches SQLite."""
+
+    def __init__(self, path: Path | str) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog")
+        self._catalog = self._executor.submit(Catalog, path).result()
+
+    async def run(self, call: Callable[[Catalog], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, call, self._catalog)
+
+    def run_sync(self, call: Callable[[Catalog], T]) -> T:
+        """For the CLI and tests, outside any event loop."""
+        return self._executor.submit(call, self._catalog).result()
+
+    def close(self) -> None:
+        self._executor.submit(self._catalog.close).result()
+        self._executor.shutdown(wait=True)

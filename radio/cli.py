@@ -1,0 +1,211 @@
+"""The `radio` command: serve (the default), stations, generate, catalog, doctor, bench."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+import click
+from click_default_group import DefaultGroup
+
+from radio.errors import RadioError
+from radio.settings import Settings
+from radio.stations import StationsConfig, load_stations
+
+log = logging.getLogger("radio")
+
+
+def _option(name: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A CLI option whose help comes from the one declaration in Settings."""
+    flag = "--" + name.replace("_", "-")
+    return click.option(flag, name, default=None, help=Settings.help(name), **kwargs)
+
+
+def _common(func: Callable[..., Any]) -> Callable[..., Any]:
+    for name, kind in reversed(
+        [
+            ("stations", click.Path(path_type=Path)),
+            ("cache", click.Path(path_type=Path)),
+            ("generator", click.Choice(["auto", "synth", "musicgen"])),
+            ("model", str),
+            ("device", str),
+            ("dtype", click.Choice(["float32", "float16", "bfloat16"])),
+            ("guidance_scale", float),
+        ]
+    ):
+        func = _option(name, type=kind)(func)
+    return func
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings.load(overrides)
+    except RadioError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _lineup(settings: Settings) -> StationsConfig:
+    try:
+        return load_stations(settings.stations)
+    except RadioError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _generator(settings: Settings) -> tuple[Any, str]:
+    from radio.generators.select import choose_generator
+
+    return choose_generator(settings)
+
+
+@click.group(cls=DefaultGroup, default="serve", default_if_no_args=True)
+@click.version_option(package_name="radio")
+def _main() -> None:
+    """AI Radio: fifteen genre stations of generated music, streamed Icecast-style."""
+
+
+main = cast(click.Group, _main)  # DefaultGroup is untyped; it is a click.Group
+
+
+@main.command()
+@_option("host", type=str)
+@_option("port", type=int)
+@_common
+def serve(**options: Any) -> None:
+    """Run the radio server (the default command)."""
+    from aiohttp import web
+
+    from radio.server.app import create_app
+
+    settings = _settings(**options)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every tick at INFO
+    lineup = _lineup(settings)
+    generator, reason = _generator(settings)
+    app = create_app(settings, lineup, generator, reason)
+    click.echo(
+        f"AI Radio: {len(lineup.enabled)} stations on http://{settings.host}:{settings.port}/"
+    )
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+
+
+@main.command()
+@_option("stations", type=click.Path(path_type=Path))
+@click.option("--check", is_flag=True, help="Only validate; exit non-zero on any error.")
+def stations(stations: Path | None, check: bool) -> None:
+    """List the stations of stations.toml, or validate it with --check."""
+    settings = _settings(stations=stations)
+    lineup = _lineup(settings)
+    if check:
+        click.echo(f"{settings.stations}: {len(lineup.stations)} stations, OK")
+        return
+    for s in lineup.stations:
+        state = "" if s.enabled else "  (disabled)"
+        click.echo(f"{s.id:<14} {s.name:<28} {s.genre:<14} {s.track_seconds:>5.0f} s{state}")
+
+
+@main.command()
+@click.argument("station")
+@click.option("-n", "count", type=click.IntRange(1, 10_000), default=1, show_default=True)
+@_common
+def generate(station: str, count: int, **options: Any) -> None:
+    """Generate N tracks for STATION into the backlog, offline."""
+    from radio.catalog import CatalogWriter
+    from radio.fill import fill
+
+    settings = _settings(**options)
+    lineup = _lineup(settings)
+    target = lineup.get(station)
+    if target is None:
+        raise click.ClickException(
+            f"{settings.stations}: no station {station!r}"
+            f" (have: {', '.join(s.id for s in lineup.stations)})"
+        )
+    generator, reason = _generator(settings)
+    click.echo(f"generator: {generator.name} ({reason})", err=True)
+    catalog = CatalogWriter(Path(settings.cache) / "catalog.db")
+    failures = 0
+    try:
+        with click.progressbar(length=count, label=f"{station}", file=sys.stderr) as bar:
+            for track_id, message in fill(
+                target,
+                count,
+                generator,
+                catalog,
+                Path(settings.cache),
+                lambda: secrets.randbits(31),
+            ):
+                bar.update(1)
+                if track_id is None:
+                    failures += 1
+                    click.echo(f"\n  failed: {message}", err=True)
+    finally:
+        catalog.close()
+        generator.close()
+    click.echo(f"{count - failures} of {count} tracks added to {station}'s backlog")
+    if failures:
+        sys.exit(1)
+
+
+@main.command()
+@_option("cache", type=click.Path(path_type=Path))
+@click.option("--station", default=None, help="Only this station's tracks.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+def catalog(cache: Path | None, station: str | None, limit: int) -> None:
+    """List the newest tracks in the catalog."""
+    from radio.catalog import CatalogWriter
+
+    settings = _settings(cache=cache)
+    writer = CatalogWriter(Path(settings.cache) / "catalog.db")
+    try:
+        total = writer.run_sync(lambda c: c.count(station))
+        rows = writer.run_sync(lambda c: c.tracks(station, limit))
+    finally:
+        writer.close()
+    click.echo(f"{total} tracks")
+    for row in rows:
+        click.echo(
+            f"{row['id']:>6}  {row['station']:<14} {row['duration']:>6.1f} s"
+            f"  plays {row['plays']:<3} "
+            f"{row['created_at'][:19]}  {row['title']}"
+        )
+
+
+@main.command()
+@_common
+def doctor(**options: Any) -> None:
+    """What is installed, and which generator would be used and why."""
+    from radio.doctor import report
+
+    settings = _settings(**options)
+    for line in report(settings):
+        click.echo(line)
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks that print and save JSON."""
+
+
+def _register_benchmarks() -> None:
+    from radio.bench.listeners import listeners_command
+
+    bench.add_command(listeners_command)
+    for module, name in (
+        ("radio.bench.synth", "synth_command"),
+        ("radio.bench.generate", "generate_command"),
+    ):
+        try:
+            command = getattr(__import__(module, fromlist=[name]), name)
+        except ImportError as exc:  # pragma: no cover - only while a benchmark is being written
+            log.debug("benchmark %s unavailable: %s", module, exc)
+            continue
+        bench.add_command(command)
+
+
+_register_benchmarks()

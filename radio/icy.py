@@ -1,0 +1,54 @@
+"""Audio bytes and titles in, Shoutcast/Icecast ICY-interleaved bytes out; pure.
+
+A client that sends `Icy-MetaData: 1` gets a metadata block after every
+`metaint` bytes of audio: one length byte (x16) then `StreamTitle='...';`
+padded with NULs. A zero length byte means "title unchanged".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+METAINT = 16000
+MAX_BLOCK = 255 * 16
+
+
+def metadata_block(title: str | None) -> bytes:
+    """The bytes of one metadata block; None gives the empty block b'\\x00'."""
+    if title is None:
+        return b"\x00"
+    # A quote would end the field early for most clients; they have no escape.
+    text = title.replace("'", "\u2019")
+    payload = f"StreamTitle='{text}';".encode()
+    if len(payload) > MAX_BLOCK:
+        payload = f"StreamTitle='{text[: MAX_BLOCK // 4]}';".encode()[:MAX_BLOCK]
+    blocks = -(-len(payload) // 16)
+    return bytes([blocks]) + payload.ljust(blocks * 16, b"\x00")
+
+
+class IcyInterleaver:
+    """Per-listener state: where the next metadata block goes and what was last sent."""
+
+    def __init__(self, title_at: Callable[[int], str | None], metaint: int = METAINT) -> None:
+        self.title_at = title_at
+        self.metaint = metaint
+        self.until_block = metaint
+        self.sent: str | None = None
+
+    def feed(self, data: bytes, offset: int) -> bytes:
+        """Interleave `data`, which starts at absolute stream byte `offset`."""
+        out = bytearray()
+        pos = 0
+        while len(data) - pos >= self.until_block:
+            cut = pos + self.until_block
+            out += data[pos:cut]
+            # The title of the audio byte the block follows: a change lands in the
+            # first block after the byte where the new track's audio starts.
+            title = self.title_at(offset + cut - 1)
+            out += metadata_block(title if title != self.sent else None)
+            self.sent = title
+            pos = cut
+            self.until_block = self.metaint
+        out += data[pos:]
+        self.until_block -= len(data) - pos
+        return bytes(out)

@@ -1,0 +1,267 @@
+"""Backlog tracks in, a wall-clock-paced MP3 stream into the station's broadcast out.
+
+One loop per station: every CHUNK_SECONDS it renders exactly the audio that the
+wall clock says is due (plus a small lead), crossfading between tracks, encodes
+it once and publishes it. Decoding, mixing and encoding run on a worker thread;
+the loop itself only schedules. When the backlog is empty the backlog replays
+catalog tracks; with no track at all yet it sends encoded silence, so the mount
+never stalls and listeners stay connected while the first track is prepared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile
+
+from radio.audio import PLAYOUT_CHANNELS, PLAYOUT_RATE
+from radio.audio.crossfade import crossfade
+from radio.backlog import Backlog
+from radio.broadcast import Broadcast
+from radio.catalog import CatalogWriter
+from radio.encoder import Mp3Encoder
+from radio.generators.base import Samples
+from radio.prepare import Track
+from radio.stations import Station
+
+log = logging.getLogger(__name__)
+
+CHUNK_SECONDS = 0.25
+LEAD_SECONDS = 0.5  # rendered ahead of the wall clock, so a busy loop never underruns
+FETCH_AHEAD_SECONDS = 8.0  # open the next track this long before the crossfade starts
+MAX_CATCH_UP_SECONDS = 5.0  # after a long stall, skip rather than flood listeners
+
+
+class TrackReader:
+    """A cached track read block by block; lives on the playout worker thread."""
+
+    def __init__(self, track: Track) -> None:
+        self.track = track
+        self._file = soundfile.SoundFile(track.path)
+        self.frames: int = int(self._file.frames)
+        self.pos = 0
+
+    @property
+    def remaining(self) -> int:
+        return self.frames - self.pos
+
+    def read(self, count: int) -> Samples:
+        block: Samples = self._file.read(count, dtype="float32", always_2d=True)
+        self.pos += len(block)
+        if len(block) < count:  # a short file: pad rather than fail mid-stream
+            block = np.concatenate(
+                [block, np.zeros((count - len(block), PLAYOUT_CHANNELS), np.float32)]
+            )
+            self.pos = self.frames
+        if block.shape[1] != PLAYOUT_CHANNELS:
+            block = np.repeat(block[:, :1], PLAYOUT_CHANNELS, axis=1)
+        return block
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class Mixer:
+    """Current track, next track and the crossfade between them; renders N frames at a time."""
+
+    def __init__(self, crossfade_seconds: float) -> None:
+        self.crossfade_frames = int(crossfade_seconds * PLAYOUT_RATE)
+        self.current: TrackReader | None = None
+        self.next: TrackReader | None = None
+        self._overlap = 0  # frames of the transition to `next`, fixed when it is queued
+        self._fading = False
+
+    def queue(self, reader: TrackReader) -> None:
+        cur = self.current
+        self.next = reader
+        self._fading = False
+        limit = min(cur.remaining, cur.frames // 2) if cur else 0
+        self._overlap = max(0, min(self.crossfade_frames, limit, reader.frames // 2))
+
+    def cut_short(self) -> None:
+        """End the current track after one crossfade starting now (an operator's skip)."""
+        if self.current and self.next:
+            self.current.frames = min(self.current.frames, self.current.pos + self._overlap)
+
+    @property
+    def seconds_left(self) -> float:
+        """Seconds of the current track still to render, 0 if none."""
+        return self.current.remaining / PLAYOUT_RATE if self.current else 0.0
+
+    def render(self, count: int) -> tuple[Samples, list[tuple[int, Track]]]:
+        """`count` frames of audio, and (frame index, track) for each track that starts in them."""
+        out = np.zeros((count, PLAYOUT_CHANNELS), np.float32)
+        starts: list[tuple[int, Track]] = []
+        i = 0
+        while i < count:
+            cur = self.current
+            if cur is None:
+                if self.next is None:
+                    break  # nothing to play: the rest stays silent
+                self.current, self.next = self.next, None
+                starts.append((i, self.current.track))
+                continue
+            if cur.remaining == 0:
+                cur.close()
+                self.current = self.next if self._fading else None
+                if self._fading:
+                    self.next, self._fading = None, False
+                continue
+            nxt = self.next
+            fade_at = cur.frames - self._overlap
+            if nxt is None or cur.pos < fade_at:
+                stop = cur.frames if nxt is None else fade_at
+                k = min(count - i, stop - cur.pos)
+                out[i : i + k] = cur.read(k)
+                i += k
+                continue
+            if not self._fading:
+                starts.append((i, nxt.track))
+                self._fading = True
+            k = min(count - i, cur.remaining)
+            start = cur.pos - fade_at
+            out[i : i + k] = crossfade(cur.read(k), nxt.read(k), start, self._overlap)
+            i += k
+        return out, starts
+
+    def close(self) -> None:
+        for reader in (self.current, self.next):
+            if reader:
+                reader.close()
+
+
+@dataclass
+class NowPlaying:
+    track: Track
+    started: float  # wall-clock epoch seconds when its first audio was published
+    play_id: int | None = None
+
+
+class Playout:
+    def __init__(
+        self,
+        station: Station,
+        backlog: Backlog,
+        catalog: CatalogWriter,
+        broadcast: Broadcast,
+        listeners: Callable[[], int] | None = None,
+    ) -> None:
+        self.station = station
+        self.backlog = backlog
+        self.catalog = catalog
+        self.broadcast = broadcast
+        self.encoder = Mp3Encoder(station.bitrate)
+        self.mixer = Mixer(station.crossfade_seconds)
+        self.listeners = listeners or (lambda: len(broadcast.listeners))
+        self.now: NowPlaying | None = None
+        self.started_at = time.time()
+        self.skip_requested = False
+
+    @property
+    def artist(self) -> str:
+        return self.station.name
+
+    def stream_title(self, track: Track) -> str:
+        return f"{self.artist} - {track.title}"
+
+    @property
+    def up_next(self) -> Track | None:
+        return self.mixer.next.track if self.mixer.next else self.backlog.peek(self.station.id)
+
+    @property
+    def seconds_left(self) -> float:
+        """Audio still to play from tracks already taken from the backlog."""
+        upcoming = self.mixer.next.remaining / PLAYOUT_RATE if self.mixer.next else 0.0
+        return self.mixer.seconds_left + upcoming
+
+    def skip(self) -> None:
+        """Cut to the next track with a crossfade starting now."""
+        self.skip_requested = True
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        clock = loop.time()
+        sent = 0
+        try:
+            while True:
+                await self._fetch_next()
+                due = int((loop.time() - clock + LEAD_SECONDS) * PLAYOUT_RATE) - sent
+                if due > MAX_CATCH_UP_SECONDS * PLAYOUT_RATE:
+                    log.warning(
+                        "%s: playout stalled; skipping %.1f s", self.station.id, due / PLAYOUT_RATE
+                    )
+                    clock, sent = loop.time(), 0
+                    due = int(LEAD_SECONDS * PLAYOUT_RATE)
+                if due > 0:
+                    data, marks, starts = await asyncio.to_thread(self._render_encoded, due)
+                    self.broadcast.publish(data, marks)
+                    sent += due
+                    for _, track in starts:
+                        await self._on_air(track)
+                await asyncio.sleep(CHUNK_SECONDS)
+        finally:
+            self.mixer.close()
+            await self._end_play()
+
+    def _render_encoded(
+        self, frames: int
+    ) -> tuple[bytes, list[tuple[int, str]], list[tuple[int, Track]]]:
+        """Worker thread: mix, then encode in pieces split where tracks start, so each
+        start maps to the byte offset where its audio begins in the MP3 stream."""
+        if self.skip_requested and self.mixer.next:
+            self.skip_requested = False
+            self.mixer.cut_short()
+        samples, starts = self.mixer.render(frames)
+        data = bytearray()
+        marks: list[tuple[int, str]] = []
+        cut = 0
+        for index, track in starts:
+            data += self.encoder.encode(samples[cut:index])
+            marks.append((len(data), self.stream_title(track)))
+            cut = index
+        data += self.encoder.encode(samples[cut:])
+        return bytes(data), marks, starts
+
+    async def _fetch_next(self) -> None:
+        if self.mixer.next is not None:
+            return
+        lead = self.station.crossfade_seconds + FETCH_AHEAD_SECONDS
+        if (
+            self.mixer.current is not None
+            and self.mixer.seconds_left > lead
+            and not self.skip_requested
+        ):
+            return
+        playing = (self.mixer.current.track.id,) if self.mixer.current else ()
+        track = await self.backlog.next_track(self.station.id, playing)
+        if track is None:
+            self.skip_requested = False
+            return
+        try:
+            reader = await asyncio.to_thread(TrackReader, track)
+        except (OSError, RuntimeError) as exc:  # soundfile raises RuntimeError subclasses
+            log.error(
+                "%s: cannot open track %d (%s): %s", self.station.id, track.id, track.path, exc
+            )
+            return
+        self.mixer.queue(reader)
+
+    async def _on_air(self, track: Track) -> None:
+        await self._end_play()
+        self.now = NowPlaying(track=track, started=time.time())
+        listeners = self.listeners()
+        self.now.play_id = await self.catalog.run(
+            lambda c: c.start_play(track.id, self.station.id, listeners)
+        )
+        log.info("%s: on air: %s", self.station.id, self.stream_title(track))
+
+    async def _end_play(self) -> None:
+        if self.now and self.now.play_id is not None:
+            play_id, listeners = self.now.play_id, self.listeners()
+            await self.catalog.run(lambda c: c.end_play(play_id, listeners))
+            self.now.play_id = None

@@ -1,0 +1,1 @@
+"""The HTTP side: app lifecycle, the URL table and thin handlers."""

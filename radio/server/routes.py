@@ -1,0 +1,24 @@
+"""The whole URL table on one screen."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from radio.server import api, streams
+
+
+def setup_routes(app: web.Application) -> None:
+    r = app.router
+    # Icecast-compatible mounts, playlists and status
+    r.add_get("/stream/{station}.mp3", streams.stream)  # add_get also answers HEAD
+    r.add_route("OPTIONS", "/stream/{station}.mp3", streams.preflight)
+    r.add_get("/stream/{station}.m3u", streams.m3u)
+    r.add_get("/stream/{station}.pls", streams.pls)
+    r.add_get("/stations.m3u", streams.all_stations_m3u)
+    r.add_get("/status-json.xsl", streams.status_json)
+    # JSON API
+    r.add_get("/api/stations", api.stations)
+    r.add_get("/api/stations/{station}", api.station)
+    r.add_get("/api/tracks", api.tracks)
+    r.add_get("/api/tracks/{id}", api.track)
+    r.add_get("/api/tracks/{id}/audio", api.track_audio)

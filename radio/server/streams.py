@@ -1,0 +1,167 @@
+"""Icecast-style mounts: /stream/<id>.mp3 with ICY metadata, playlists and status-json.xsl."""
+
+from __future__ import annotations
+
+import time
+from email.utils import formatdate
+from typing import Any
+
+from aiohttp import web
+
+from radio.broadcast import Lagging
+from radio.icy import METAINT, IcyInterleaver
+from radio.server.keys import RADIO
+from radio.server.radio import OnAir
+
+SERVER_ID = "AI Radio 0.1 (Icecast 2.4 compatible)"
+ICY_HEADERS = (
+    "icy-name",
+    "icy-description",
+    "icy-genre",
+    "icy-url",
+    "icy-br",
+    "icy-pub",
+    "icy-metaint",
+)
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+    "Access-Control-Allow-Headers": "Icy-MetaData, Range",
+    "Access-Control-Expose-Headers": ", ".join((*ICY_HEADERS, "ice-audio-info")),
+}
+
+
+def base_url(request: web.Request) -> str:
+    public = request.app[RADIO].settings.public_url
+    return public.rstrip("/") if public else f"{request.scheme}://{request.host}"
+
+
+def mount_url(request: web.Request, station_id: str, kind: str = "mp3") -> str:
+    return f"{base_url(request)}/stream/{station_id}.{kind}"
+
+
+def _on_air(request: web.Request) -> OnAir:
+    return request.app[RADIO].station(request.match_info["station"])
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    """GET/HEAD /stream/<id>.mp3: burst on connect, then the live broadcast."""
+    on_air = _on_air(request)
+    station, broadcast = on_air.station, on_air.broadcast
+    want_meta = request.headers.get("Icy-MetaData", "").strip() == "1"
+    headers = {
+        "Content-Type": "audio/mpeg",
+        "Cache-Control": "no-cache, no-store",
+        "icy-name": station.name,
+        "icy-description": station.description,
+        "icy-genre": station.genre,
+        "icy-url": base_url(request),
+        "icy-br": str(station.bitrate),
+        "icy-pub": "1",
+        "ice-audio-info": f"ice-samplerate=44100;ice-bitrate={station.bitrate};ice-channels=2",
+        **CORS,
+    }
+    if want_meta:
+        headers["icy-metaint"] = str(METAINT)
+    response = web.StreamResponse(headers=headers)
+    await response.prepare(request)
+    if request.method == "HEAD":
+        return response
+    transport = request.transport
+
+    def drop() -> None:  # abort, not close: close would wait to flush to a reader that never reads
+        if transport is not None:
+            transport.abort()
+
+    listener = broadcast.join(drop)
+    icy = IcyInterleaver(broadcast.title_at) if want_meta else None
+    try:
+        while True:
+            data = await broadcast.read(listener)
+            if not data:
+                break
+            offset = listener.cursor
+            await response.write(icy.feed(data, offset) if icy else data)
+            listener.cursor = offset + len(data)
+    except (Lagging, ConnectionError):
+        pass
+    finally:
+        broadcast.leave(listener)
+    return response
+
+
+async def preflight(request: web.Request) -> web.Response:
+    return web.Response(status=204, headers={**CORS, "Access-Control-Max-Age": "86400"})
+
+
+async def m3u(request: web.Request) -> web.Response:
+    station = _on_air(request).station
+    body = f"#EXTM3U\n#EXTINF:-1,{station.name}\n{mount_url(request, station.id)}\n"
+    return web.Response(text=body, content_type="audio/x-mpegurl", headers=CORS)
+
+
+async def pls(request: web.Request) -> web.Response:
+    station = _on_air(request).station
+    body = (
+        f"[playlist]\nNumberOfEntries=1\nFile1={mount_url(request, station.id)}\n"
+        f"Title1={station.name}\nLength1=-1\nVersion=2\n"
+    )
+    return web.Response(text=body, content_type="audio/x-scpls", headers=CORS)
+
+
+async def all_stations_m3u(request: web.Request) -> web.Response:
+    lines = ["#EXTM3U"]
+    for on_air in request.app[RADIO].on_air.values():
+        lines += [f"#EXTINF:-1,{on_air.station.name}", mount_url(request, on_air.station.id)]
+    return web.Response(text="\n".join(lines) + "\n", content_type="audio/x-mpegurl", headers=CORS)
+
+
+def _rfc822(epoch: float) -> str:
+    return formatdate(epoch, usegmt=False).replace("-0000", "+0000")
+
+
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(epoch))
+
+
+async def status_json(request: web.Request) -> web.Response:
+    """/status-json.xsl in Icecast 2.4's schema, quirks included (see shared/reference)."""
+    radio = request.app[RADIO]
+    sources: list[dict[str, Any]] = []
+    for on_air in radio.on_air.values():
+        station, broadcast = on_air.station, on_air.broadcast
+        source: dict[str, Any] = {
+            "audio_info": f"ice-samplerate=44100;ice-bitrate={station.bitrate};ice-channels=2",
+            "bitrate": station.bitrate,
+            "genre": station.genre,
+            "ice-bitrate": station.bitrate,
+            "ice-channels": 2,
+            "ice-samplerate": 44100,
+            "listener_peak": broadcast.peak_listeners,
+            "listeners": len(broadcast.listeners),
+            "listenurl": mount_url(request, station.id),
+            "server_description": station.description,
+            "server_name": station.name,
+            "server_type": "audio/mpeg",
+            "server_url": base_url(request) + "/",
+            "stream_start": _rfc822(on_air.started),
+            "stream_start_iso8601": _iso(on_air.started),
+        }
+        if broadcast.title:
+            source["title"] = broadcast.title
+        source["dummy"] = None  # Icecast 2.4's XSL leaves this null key in every source
+        sources.append(source)
+    icestats: dict[str, Any] = {
+        "admin": "icemaster@localhost",
+        "host": request.host.rsplit(":", 1)[0],
+        "location": "Earth",
+        "server_id": SERVER_ID,
+        "server_start": _rfc822(radio.started),
+        "server_start_iso8601": _iso(radio.started),
+    }
+    # Icecast quirk: one source is an object, several are a list, none omits the key.
+    if len(sources) == 1:
+        icestats["source"] = sources[0]
+    elif sources:
+        icestats["source"] = sources
+    return web.json_response({"icestats": icestats}, headers=CORS)

@@ -1,0 +1,83 @@
+"""Every server setting, declared once: name, default, type and help.
+
+Precedence: command-line option > environment variable (RADIO_<NAME>) > default.
+The CLI builds its options from this table and tests check the README lists each.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from radio.errors import ConfigError
+
+
+def setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = setting("127.0.0.1", "Address to listen on.")
+    port: int = setting(8000, "TCP port to listen on.")
+    stations: Path = setting(Path("stations.toml"), "Stations file.")
+    cache: Path = setting(Path("cache"), "Folder for generated audio and the catalog (catalog.db).")
+    generator: str = setting(
+        "auto", "auto, synth or musicgen; auto picks MusicGen with CUDA and weights."
+    )
+    model: str = setting("facebook/musicgen-small", "MusicGen model id or local folder.")
+    device: str = setting(
+        "", "Torch device for MusicGen (cuda, cuda:1, cpu); empty picks CUDA if present."
+    )
+    dtype: str = setting(
+        "", "MusicGen precision (float32, float16, bfloat16); empty picks per device."
+    )
+    guidance_scale: float = setting(3.0, "MusicGen classifier-free guidance scale (1 disables it).")
+    admin_token: str = setting(
+        "", "Token for the operator console and its API; empty disables them."
+    )
+    public_url: str = setting(
+        "", "Base URL listeners use (for playlists and listenurl); empty uses the request's host."
+    )
+    burst_bytes: int = setting(
+        64 * 1024, "Bytes sent at once to a new listener so players start at once."
+    )
+    queue_limit_bytes: int = setting(
+        512 * 1024, "A listener this many bytes behind is disconnected."
+    )
+    log_level: str = setting("INFO", "Logging level.")
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    @classmethod
+    def help(cls, name: str) -> str:
+        return str(next(f for f in fields(cls) if f.name == name).metadata["help"])
+
+    @classmethod
+    def load(
+        cls, overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None
+    ) -> Settings:
+        """Defaults, then RADIO_* environment variables, then explicit overrides (CLI)."""
+        environ = dict(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(f"RADIO_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = _convert(f.name, type(f.default), raw)
+        for name, value in (overrides or {}).items():
+            if value is not None:
+                values[name] = value
+        return replace(cls(), **values)
+
+
+def _convert(name: str, kind: type, raw: str) -> Any:
+    try:
+        return kind(raw)
+    except ValueError as exc:
+        raise ConfigError(
+            f"cannot read {raw!r} as {kind.__name__}", key=f"RADIO_{name.upper()}"
+        ) from exc

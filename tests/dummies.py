@@ -1,0 +1,44 @@
+"""Dummy generators with the real Generator interface (Mopidy's habit): tests need
+audio they can recognise, such as a pure tone whose pitch names the track."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from radio.errors import GeneratorError
+from radio.generators.base import GeneratedAudio, GenerationRequest
+
+RATE = 32000  # not the playout rate, so preparation's resampling is exercised
+
+
+def tone_hz(seed: int) -> float:
+    """Each seed gets its own pitch, 200-1700 Hz in 1 Hz steps."""
+    return 200.0 + float(seed % 1500)
+
+
+class ToneGenerator:
+    name = "tone"
+    model = "tone-v1"
+
+    def __init__(self, max_batch: int = 4, fail: bool = False) -> None:
+        self.max_batch = max_batch
+        self.fail = fail
+        self.calls: list[list[GenerationRequest]] = []
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[GeneratedAudio]:
+        self.calls.append(list(requests))
+        if self.fail:
+            raise GeneratorError("the dummy model is broken on purpose")
+        out = []
+        for r in requests:
+            t = np.arange(int(r.seconds * RATE), dtype=np.float32) / RATE
+            wave = 0.3 * np.sin(2 * np.pi * tone_hz(r.seed) * t, dtype=np.float32)
+            out.append(
+                GeneratedAudio(r, wave[:, None].astype(np.float32), RATE, {"hz": tone_hz(r.seed)})
+            )
+        return out
+
+    def close(self) -> None:
+        pass
