@@ -179,6 +179,13 @@ class Playout:
         upcoming = self.mixer.next.remaining / PLAYOUT_RATE if self.mixer.next else 0.0
         return self.mixer.seconds_left + upcoming
 
+    def retune(self, station: Station) -> None:
+        """Take an edited station: artist name, crossfade and bitrate apply from now on."""
+        if station.bitrate != self.station.bitrate:
+            self.encoder = Mp3Encoder(station.bitrate)
+        self.mixer.crossfade_frames = int(station.crossfade_seconds * PLAYOUT_RATE)
+        self.station = station
+
     def skip(self) -> None:
         """Cut to the next track with a crossfade starting now."""
         self.skip_requested = True

@@ -107,6 +107,33 @@ class Radio:
             with contextlib.suppress(asyncio.CancelledError):
                 await on_air.task
 
+    async def apply_lineup(self, lineup: StationsConfig) -> None:
+        """Switch to a new, already validated lineup without a restart.
+
+        New or re-enabled stations go on air, removed or disabled ones go off,
+        and edited ones take the edit from their next generated track on
+        (artist name and crossfade at once).
+        """
+        self.lineup = lineup
+        wanted = {s.id: s for s in lineup.enabled}
+        for station_id in [sid for sid in self.on_air if sid not in wanted]:
+            await self.take_off_air(station_id)
+        for station in wanted.values():
+            on_air = self.on_air.get(station.id)
+            if on_air is None:
+                self.put_on_air(station)
+            elif on_air.station != station:
+                on_air.station = station
+                on_air.playout.retune(station)
+
+    async def drop_backlog(self, station_id: str) -> int:
+        """Discard the station's unplayed tracks so new settings are heard within one track."""
+        dropped = self.backlog.drop(station_id)
+        ids = [t.id for t in dropped]
+        if ids:
+            await self.catalog.run(lambda c: c.discard(ids))
+        return len(ids)
+
     def close_streams(self) -> None:
         """First step of shutdown: end every listener's stream."""
         for on_air in self.on_air.values():
