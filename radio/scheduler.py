@@ -75,7 +75,7 @@ class Scheduler:
         return self._aps
 
     async def stop(self) -> None:
-        if self._aps:
+        if self._aps and self._aps.running:
             self._aps.shutdown(wait=False)
         for task in list(self._tasks):
             task.cancel()

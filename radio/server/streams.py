@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from email.utils import formatdate
 from typing import Any
@@ -13,6 +14,7 @@ from radio.icy import METAINT, IcyInterleaver
 from radio.server.keys import RADIO
 from radio.server.radio import OnAir
 
+SEND_BUFFER_BYTES = 64 * 1024
 SERVER_ID = "AI Radio 0.1 (Icecast 2.4 compatible)"
 ICY_HEADERS = (
     "icy-name",
@@ -68,6 +70,11 @@ async def stream(request: web.Request) -> web.StreamResponse:
     if request.method == "HEAD":
         return response
     transport = request.transport
+    sock = transport.get_extra_info("socket") if transport else None
+    if sock is not None:
+        # Bound the kernel's share of a listener's backlog (loopback autotunes it to
+        # megabytes), so the lag the broadcast measures is the lag there really is.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
 
     def drop() -> None:  # abort, not close: close would wait to flush to a reader that never reads
         if transport is not None:

@@ -1,0 +1,112 @@
+"""Shared fixtures: a short-track lineup, a real server on 127.0.0.1 with a random port."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from radio.generators.base import Generator
+from radio.server.app import create_app
+from radio.server.keys import RADIO
+from radio.server.radio import Radio
+from radio.settings import Settings
+from radio.stations import parse_stations
+from tests.dummies import ToneGenerator
+
+REPO = Path(__file__).resolve().parent.parent
+
+SHORT = """
+[defaults]
+track_seconds = {track_seconds}
+crossfade_seconds = {crossfade_seconds}
+backlog_minutes = {backlog_minutes}
+bitrate = {bitrate}
+
+[[stations]]
+id = "jazz"
+name = "Blue Hour Jazz"
+genre = "Jazz"
+description = "Small-combo jazz."
+prompt = "{{mood}} jazz, {{tempo}} BPM"
+[stations.pools]
+mood = ["smoky", "warm", "wistful"]
+tempo = ["96", "120"]
+
+[[stations]]
+id = "metal"
+name = "Iron Forge Metal"
+genre = "Metal"
+description = "Heavy riffs."
+prompt = "{{mood}} metal, {{tempo}} BPM"
+[stations.pools]
+mood = ["epic", "furious"]
+tempo = ["140", "180"]
+"""
+
+
+def short_lineup(
+    track_seconds: float = 4,
+    crossfade_seconds: float = 0.5,
+    backlog_minutes: float = 0.2,
+    bitrate: int = 128,
+) -> str:
+    return SHORT.format(
+        track_seconds=track_seconds,
+        crossfade_seconds=crossfade_seconds,
+        backlog_minutes=backlog_minutes,
+        bitrate=bitrate,
+    )
+
+
+@pytest.fixture
+def stations_file(tmp_path: Path) -> Path:
+    path = tmp_path / "stations.toml"
+    path.write_text(short_lineup())
+    return path
+
+
+@pytest.fixture
+def repo_stations(tmp_path: Path) -> Path:
+    """A writable copy of the repo's own stations.toml."""
+    path = tmp_path / "stations.toml"
+    shutil.copy(REPO / "stations.toml", path)
+    return path
+
+
+StartServer = Callable[..., Any]
+
+
+@pytest.fixture
+async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
+    """Start the real app on 127.0.0.1 (random port); returns (client, radio)."""
+    clients: list[TestClient[web.Request, web.Application]] = []
+
+    async def start(
+        text: str | None = None,
+        generator: Generator | None = None,
+        cache: Path | None = None,
+        **settings: Any,
+    ) -> tuple[TestClient[web.Request, web.Application], Radio]:
+        path = tmp_path / "stations.toml"
+        if text is not None or not path.exists():
+            path.write_text(text or short_lineup())
+        options = Settings.load(
+            {"cache": cache or tmp_path / "cache", "stations": path, **settings}, environ={}
+        )
+        app = create_app(
+            options, parse_stations(path.read_text(), path), generator or ToneGenerator(), "test"
+        )
+        client = TestClient(TestServer(app, host="127.0.0.1"))
+        await client.start_server()
+        clients.append(client)
+        return client, app[RADIO]
+
+    yield start
+    for client in reversed(clients):
+        await client.close()

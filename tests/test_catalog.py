@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from radio.catalog import Catalog, CatalogWriter, NewTrack
+from radio.errors import DuplicateTrack, NotFound
+
+
+def track(n: int, station: str = "jazz") -> NewTrack:
+    return NewTrack(
+        station=station, title=f"Track {n}", prompt=f"prompt {n}", seed=n, generator="tone",
+        model="tone-v1", parameters={"hz": n}, duration=4.0, sample_rate=44100, loudness=-14.0,
+        audio_hash=f"hash-{n}", path=f"{station}/{n}.flac",
+    )  # fmt: skip
+
+
+def test_a_repeat_can_never_enter() -> None:
+    catalog = Catalog(":memory:")
+    catalog.add_track(track(1))
+    with pytest.raises(DuplicateTrack):
+        catalog.add_track(track(1))
+    assert catalog.count() == 1
+
+
+def test_track_rows_and_paging() -> None:
+    catalog = Catalog(":memory:")
+    ids = [catalog.add_track(track(n, "jazz" if n % 2 else "metal")) for n in range(1, 8)]
+    row = catalog.track(ids[0])
+    assert row["hash"] == "hash-1" and row["parameters"] == {"hz": 1} and row["plays"] == 0
+    page = catalog.tracks(limit=3)
+    assert [r["id"] for r in page] == ids[::-1][:3]
+    older = catalog.tracks(limit=3, before=page[-1]["id"])
+    assert [r["id"] for r in older] == ids[::-1][3:6]
+    assert {r["station"] for r in catalog.tracks("metal")} == {"metal"}
+    with pytest.raises(NotFound):
+        catalog.track(999)
+
+
+def test_unplayed_and_replay_order() -> None:
+    catalog = Catalog(":memory:")
+    a, b, c = (catalog.add_track(track(n)) for n in (1, 2, 3))
+    assert [r["id"] for r in catalog.unplayed()] == [a, b, c]
+    play = catalog.start_play(b, "jazz", 2)
+    catalog.end_play(play, 3)
+    catalog.start_play(a, "jazz", 0)
+    catalog.discard([c])
+    assert catalog.unplayed() == []
+    # Never-played first, then least recently played.
+    assert [r["id"] for r in catalog.least_recently_played("jazz")] == [c, b, a]
+    assert [r["id"] for r in catalog.least_recently_played("jazz", exclude=(c,))] == [b, a]
+    recent = catalog.recent_plays("jazz")
+    assert [r["id"] for r in recent] == [a, b] and recent[1]["listeners"] == 3
+
+
+def test_file_catalog_survives_reopen_and_runs_off_thread(tmp_path: Path) -> None:
+    writer = CatalogWriter(tmp_path / "catalog.db")
+    track_id = writer.run_sync(lambda c: c.add_track(track(1)))
+    writer.close()
+    again = CatalogWriter(tmp_path / "catalog.db")
+    assert again.run_sync(lambda c: c.track(track_id))["title"] == "Track 1"
+    mode = again.run_sync(lambda c: c.db.execute("PRAGMA journal_mode").fetchone()[0])
+    assert mode == "wal"
+    again.close()

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from radio.icy import IcyInterleaver, metadata_block
+
+
+def parse(stream: bytes, metaint: int) -> tuple[bytes, list[tuple[int, str | None]]]:
+    """Split an ICY stream into audio bytes and (audio offset, title or None) per block."""
+    audio, blocks, pos = bytearray(), [], 0
+    while pos < len(stream):
+        chunk = stream[pos : pos + metaint]
+        audio += chunk
+        pos += len(chunk)
+        if len(chunk) < metaint or pos >= len(stream):
+            break
+        size = stream[pos] * 16
+        text = stream[pos + 1 : pos + 1 + size].rstrip(b"\0").decode()
+        blocks.append(
+            (len(audio), text.removeprefix("StreamTitle='").removesuffix("';") if size else None)
+        )
+        pos += 1 + size
+    return bytes(audio), blocks
+
+
+def test_block_format() -> None:
+    assert metadata_block(None) == b"\x00"
+    block = metadata_block("Jazz - It's Late")
+    assert block[0] * 16 == len(block) - 1
+    assert block[1:].rstrip(b"\0") == "StreamTitle='Jazz - It\u2019s Late';".encode()
+
+
+def test_title_changes_in_the_first_block_after_the_track_starts() -> None:
+    change_at = 2500  # absolute stream byte where the new track's audio begins
+
+    def title_at(offset: int) -> str:
+        return "A - one" if offset < change_at else "B - two"
+
+    icy = IcyInterleaver(title_at, metaint=1000)
+    audio = bytes(range(256)) * 20
+    # Fed in uneven pieces, as chunks arrive from the broadcast.
+    out = b"".join(icy.feed(audio[a:b], a) for a, b in [(0, 700), (700, 2600), (2600, 5120)])
+    parsed, blocks = parse(out, 1000)
+    assert parsed == audio
+    assert blocks == [
+        (1000, "A - one"),
+        (2000, None),
+        (3000, "B - two"),
+        (4000, None),
+        (5000, None),
+    ]

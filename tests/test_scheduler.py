@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+
+from radio.backlog import Backlog
+from radio.catalog import CatalogWriter
+from radio.scheduler import Scheduler
+from radio.stations import parse_stations
+from tests.conftest import short_lineup
+from tests.dummies import ToneGenerator
+
+THREE = (
+    short_lineup(track_seconds=3)
+    + """
+[[stations]]
+id = "folk"
+name = "Hearthside Folk"
+genre = "Folk"
+description = "Acoustic."
+prompt = "{mood} folk"
+pools = { mood = ["bright", "hushed"] }
+"""
+)
+
+
+def scheduler(tmp_path: Path, generator: ToneGenerator, ahead: dict[str, float]) -> Scheduler:
+    catalog = CatalogWriter(tmp_path / "catalog.db")
+    lineup = parse_stations(THREE)
+    return Scheduler(
+        stations=lambda: lineup.stations,
+        generator=generator,
+        backlog=Backlog(catalog, tmp_path),
+        catalog=catalog,
+        cache_dir=tmp_path,
+        seconds_ahead=lambda sid: ahead.get(sid, 0.0),
+    )
+
+
+def test_plan_serves_the_station_that_runs_dry_soonest_first(tmp_path: Path) -> None:
+    ahead = {"jazz": 5.0, "metal": 1.0, "folk": 20.0}  # the target is 0.2 min = 12 s
+    plan = scheduler(tmp_path, ToneGenerator(max_batch=4), ahead).plan()
+    assert [s.id for s in plan] == ["metal", "jazz"]  # folk is above target
+    assert [s.id for s in scheduler(tmp_path, ToneGenerator(max_batch=1), ahead).plan()] == [
+        "metal"
+    ]
+
+
+async def test_one_batch_serves_several_stations_and_fills_the_backlog(tmp_path: Path) -> None:
+    generator = ToneGenerator(max_batch=3)
+    s = scheduler(tmp_path, generator, {})
+    await s.fill()
+    await asyncio.gather(*s._tasks)
+    assert len(generator.calls) == 1
+    assert sorted(r.station for r in generator.calls[0]) == ["folk", "jazz", "metal"]
+    for station in ("jazz", "metal", "folk"):
+        assert len(s.backlog.queued(station)) == 1
+        assert s.stats[station].generated == 1
+    rows = s.catalog.run_sync(lambda c: c.tracks())
+    assert {r["seed"] for r in rows} == {r.seed for r in generator.calls[0]}
+    assert all(r["generator"] == "tone" and r["prompt"] for r in rows)
+
+
+async def test_a_failing_generator_is_logged_and_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    s = scheduler(tmp_path, ToneGenerator(fail=True), {})
+    with caplog.at_level(logging.ERROR):
+        await s.fill()
+        await asyncio.gather(*s._tasks)
+    assert "generation failed" in caplog.text and "broken on purpose" in caplog.text
+    assert all(s.stats[sid].failed == 1 for sid in ("jazz", "metal", "folk"))
+    assert s.ahead("jazz") == 0.0  # nothing left counted as in flight
+    await s.stop()

@@ -1,0 +1,126 @@
+"""The HTTP surface against the real app on 127.0.0.1: mounts, playlists, status, API, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from tests.conftest import REPO, StartServer, short_lineup
+
+REFERENCE = json.loads(
+    (REPO.parent / "shared/reference/icecast-2.4.4-status-json.json").read_text()
+)
+
+
+async def on_air(radio: Any, seconds: float = 15.0) -> None:
+    """Wait until every station has a track on air."""
+    for _ in range(int(seconds / 0.1)):
+        if all(a.playout.now for a in radio.on_air.values()):
+            return
+        await asyncio.sleep(0.1)
+    raise TimeoutError("stations did not go on air")
+
+
+async def test_mount_headers_and_cors(start_server: StartServer) -> None:
+    client, _ = await start_server()
+    response = await client.head("/stream/jazz.mp3", headers={"Icy-MetaData": "1"})
+    assert response.status == 200
+    h = response.headers
+    assert h["Content-Type"] == "audio/mpeg"
+    assert (h["icy-name"], h["icy-genre"], h["icy-br"], h["icy-pub"]) == (
+        "Blue Hour Jazz",
+        "Jazz",
+        "128",
+        "1",
+    )
+    assert h["icy-description"] == "Small-combo jazz." and h["icy-url"].startswith(
+        "http://127.0.0.1"
+    )
+    assert h["icy-metaint"] == "16000"
+    assert "icy-metaint" in h["Access-Control-Expose-Headers"]
+    plain = await client.head("/stream/jazz.mp3")
+    assert "icy-metaint" not in plain.headers
+    preflight = await client.options(
+        "/stream/jazz.mp3",
+        headers={"Origin": "http://example.test", "Access-Control-Request-Headers": "icy-metadata"},
+    )
+    assert preflight.status == 204
+    assert "Icy-MetaData" in preflight.headers["Access-Control-Allow-Headers"]
+
+
+async def test_status_json_matches_icecast_schema(start_server: StartServer) -> None:
+    client, radio = await start_server()
+    await on_air(radio)
+    body = await (await client.get("/status-json.xsl")).json()
+    stats, reference = body["icestats"], REFERENCE["icestats"]
+    assert set(stats) == set(reference)
+    ours = stats["source"]
+    assert isinstance(ours, list) and len(ours) == 2
+    full_reference = reference["source"][2]  # the mount that has audio info
+    for source in ours:
+        assert set(source) == set(full_reference)
+        assert source["listenurl"].endswith(("/stream/jazz.mp3", "/stream/metal.mp3"))
+        assert " - " in source["title"]
+        assert source["server_type"] == "audio/mpeg" and source["dummy"] is None
+    assert stats["server_start_iso8601"][-5:] == "+0000"
+
+
+async def test_single_source_is_an_object_as_in_icecast(start_server: StartServer) -> None:
+    one = short_lineup().split("[[stations]]")
+    client, _ = await start_server("[[stations]]".join(one[:2]))
+    body = await (await client.get("/status-json.xsl")).json()
+    assert isinstance(body["icestats"]["source"], dict)
+
+
+async def test_playlists(start_server: StartServer) -> None:
+    client, _ = await start_server()
+    m3u = await client.get("/stream/jazz.m3u")
+    text = await m3u.text()
+    base = f"http://{client.host}:{client.port}"
+    assert m3u.content_type == "audio/x-mpegurl"
+    assert text.splitlines() == ["#EXTM3U", "#EXTINF:-1,Blue Hour Jazz", f"{base}/stream/jazz.mp3"]
+    pls = await (await client.get("/stream/metal.pls")).text()
+    assert f"File1={base}/stream/metal.mp3" in pls and "NumberOfEntries=1" in pls
+    everything = await (await client.get("/stations.m3u")).text()
+    assert everything.count("/stream/") == 2
+
+
+async def test_api_stations_and_tracks(start_server: StartServer) -> None:
+    client, radio = await start_server()
+    await on_air(radio)
+    stations = (await (await client.get("/api/stations")).json())["stations"]
+    assert [s["id"] for s in stations] == ["jazz", "metal"]
+    jazz = stations[0]
+    assert jazz["stream"]["mp3"].endswith("/stream/jazz.mp3")
+    assert jazz["now_playing"]["display"].startswith("Blue Hour Jazz - ")
+    detail = await (await client.get("/api/stations/jazz")).json()
+    now = detail["now_playing"]
+    assert 0 <= now["elapsed"] <= now["duration"] and now["remaining"] <= now["duration"]
+    assert detail["recent"][0]["id"] == now["id"]
+    tracks = (await (await client.get("/api/tracks?station=jazz&limit=1")).json())["tracks"]
+    assert len(tracks) == 1 and tracks[0]["station"] == "jazz" and len(tracks[0]["hash"]) == 64
+    one = await (await client.get(f"/api/tracks/{tracks[0]['id']}")).json()
+    assert one["prompt"] and one["seed"] == tracks[0]["seed"]
+    audio = await client.get(f"/api/tracks/{tracks[0]['id']}/audio")
+    assert audio.status == 200 and (await audio.read())[:4] == b"fLaC"
+    assert "attachment" in audio.headers["Content-Disposition"]
+
+
+async def test_errors_are_json_with_the_right_status(start_server: StartServer) -> None:
+    client, _ = await start_server()
+    cases = {
+        "/api/stations/nope": 404,
+        "/stream/nope.mp3": 404,
+        "/api/tracks?limit=many": 400,
+        "/api/tracks?limit=0": 400,
+        "/api/tracks?station=nope": 404,
+        "/api/tracks/999999": 404,
+        "/api/tracks/..%2F..%2Fcatalog.db/audio": 400,
+        "/api/tracks/-1": 400,
+        "/no/such/page": 404,
+    }
+    for path, status in cases.items():
+        response = await client.get(path)
+        assert response.status == status, path
+        assert set(await response.json()) == {"error"}, path
