@@ -13,6 +13,7 @@ import click
 from click_default_group import DefaultGroup
 
 from radio.errors import RadioError
+from radio.generators.base import Generator
 from radio.settings import Settings
 from radio.stations import StationsConfig, load_stations
 
@@ -55,10 +56,19 @@ def _lineup(settings: Settings) -> StationsConfig:
         raise click.ClickException(str(exc)) from exc
 
 
-def _generator(settings: Settings) -> tuple[Any, str]:
+def _generator(settings: Settings) -> tuple[Generator, str]:
     from radio.generators.select import choose_generator
 
-    return choose_generator(settings)
+    try:
+        return choose_generator(
+            settings.generator,
+            model=settings.model,
+            device=settings.device,
+            dtype=settings.dtype,
+            guidance_scale=settings.guidance_scale,
+        )
+    except RadioError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.group(cls=DefaultGroup, default="serve", default_if_no_args=True)

@@ -41,8 +41,8 @@ async def decode(mp3: bytes) -> tuple[np.ndarray, str]:
     """ffmpeg decodes to 44.1 kHz stereo PCM; returns samples and what it said on stderr."""
     proc = await asyncio.create_subprocess_exec(
         "ffmpeg", "-v", "error", "-f", "mp3", "-i", "pipe:0",
-        "-f", "s16le", "-ac", "2", "-ar", "44100", "pipe:1", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        "-f", "s16le", "-ac", "2", "-ar", "44100", "pipe:1",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await proc.communicate(mp3)
     assert proc.returncode == 0, err

@@ -1,0 +1,44 @@
+"""Settings in, a report of what is installed and which generator would run (and why) out."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import shutil
+from collections.abc import Iterator
+
+from radio.errors import RadioError
+from radio.generators.select import decide, probe
+from radio.settings import Settings
+from radio.stations import load_stations
+
+PACKAGES = (
+    "aiohttp", "APScheduler", "sqlite-utils", "numpy", "scipy", "lameenc", "pyloudnorm",
+    "soundfile", "torch", "transformers",
+)  # fmt: skip
+PROGRAMS = ("ffmpeg", "ffprobe", "chromium")
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def report(settings: Settings) -> Iterator[str]:
+    yield f"python        {platform.python_version()} ({platform.platform()})"
+    for package in PACKAGES:
+        yield f"{package:<14}{_version(package)}"
+    for program in PROGRAMS:
+        yield f"{program:<14}{shutil.which(program) or 'not found (only the tests need it)'}"
+    try:
+        lineup = load_stations(settings.stations)
+        yield f"stations      {settings.stations}: {len(lineup.enabled)} enabled, OK"
+    except RadioError as exc:
+        yield f"stations      {exc}"
+    found = probe(settings.model)
+    yield f"cuda          {found.cuda_device or 'no CUDA device'}"
+    yield f"weights       {found.weights or f'none found locally for {settings.model!r}'}"
+    decision = decide(settings.generator, found)
+    yield f"generator     {decision.generator}: {decision.reason}"

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from radio.errors import ConfigError
+from radio.settings import Settings
+from tests.conftest import REPO
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    readme = (REPO / "README.md").read_text()
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", readme, flags=re.M))
+    assert documented == set(Settings.names())
+
+
+def test_environment_then_overrides() -> None:
+    env = {"RADIO_PORT": "9001", "RADIO_CACHE": "/tmp/x", "RADIO_GUIDANCE_SCALE": "4.5"}
+    settings = Settings.load(environ=env)
+    assert (settings.port, settings.cache, settings.guidance_scale) == (9001, Path("/tmp/x"), 4.5)
+    assert Settings.load({"port": 7000, "host": None}, environ=env).port == 7000
+    assert Settings.load(environ={}).port == 8000
+
+
+def test_a_bad_environment_value_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="RADIO_PORT"):
+        Settings.load(environ={"RADIO_PORT": "eighty"})
