@@ -39,11 +39,24 @@ async def read_stream(url: str, seconds: float, icy: bool = False) -> bytes:
 
 async def decode(mp3: bytes) -> tuple[np.ndarray, str]:
     """ffmpeg decodes to 44.1 kHz stereo PCM; returns samples and what it said on stderr."""
-    proc = await asyncio.create_subprocess_exec(
-        "ffmpeg", "-v", "error", "-f", "mp3", "-i", "pipe:0",
-        "-f", "s16le", "-ac", "2", "-ar", "44100", "pipe:1",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    command = [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-f",
+        "mp3",
+        "-i",
+        "pipe:0",
+        "-f",
+        "s16le",
+        "-ac",
+        "2",
+        "-ar",
+        "44100",
+        "pipe:1",
+    ]
+    pipe = asyncio.subprocess.PIPE
+    proc = await asyncio.create_subprocess_exec(*command, stdin=pipe, stdout=pipe, stderr=pipe)
     out, err = await proc.communicate(mp3)
     assert proc.returncode == 0, err
     pcm = np.frombuffer(out, dtype=np.int16).reshape(-1, 2).astype(np.float32) / 32768
