@@ -161,6 +161,7 @@ class Playout:
         self.now: NowPlaying | None = None
         self.started_at = time.time()
         self.skip_requested = False
+        self._opening: Track | None = None  # taken from the backlog, not yet in the mixer
 
     @property
     def artist(self) -> str:
@@ -177,7 +178,8 @@ class Playout:
     def seconds_left(self) -> float:
         """Audio still to play from tracks already taken from the backlog."""
         upcoming = self.mixer.next.remaining / PLAYOUT_RATE if self.mixer.next else 0.0
-        return self.mixer.seconds_left + upcoming
+        opening = self._opening.duration if self._opening else 0.0
+        return self.mixer.seconds_left + upcoming + opening
 
     def retune(self, station: Station) -> None:
         """Take an edited station: artist name, crossfade and bitrate apply from now on."""
@@ -249,6 +251,7 @@ class Playout:
         if track is None:
             self.skip_requested = False
             return
+        self._opening = track
         try:
             reader = await asyncio.to_thread(TrackReader, track)
         except (OSError, RuntimeError) as exc:  # soundfile raises RuntimeError subclasses
@@ -256,6 +259,8 @@ class Playout:
                 "%s: cannot open track %d (%s): %s", self.station.id, track.id, track.path, exc
             )
             return
+        finally:
+            self._opening = None
         self.mixer.queue(reader)
 
     async def _on_air(self, track: Track) -> None:

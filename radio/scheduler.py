@@ -28,6 +28,9 @@ from radio.stations import Daypart, Station
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.5
+# A station with nothing to play gets a short first track, so a fresh install has
+# every station on air within seconds rather than after fifteen full-length tracks.
+FIRST_TRACK_SECONDS = 20.0
 
 
 @dataclass
@@ -96,13 +99,16 @@ class Scheduler:
 
     def request_for(self, station: Station) -> Pending:
         seed = secrets.randbits(31)
+        seconds = station.track_seconds
+        if self.ahead(station.id) == 0.0:
+            seconds = min(seconds, FIRST_TRACK_SECONDS)
         prompt = concrete_prompt(station, seed, self.dayparts.get(station.id))
         request = GenerationRequest(
             station=station.id,
             genre=station.genre,
             prompt=prompt.text,
             seed=seed,
-            seconds=station.track_seconds,
+            seconds=seconds,
             params=prompt.params,
         )
         return Pending(request, prompt)

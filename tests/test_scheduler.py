@@ -8,7 +8,7 @@ import pytest
 
 from radio.backlog import Backlog
 from radio.catalog import CatalogWriter
-from radio.scheduler import Scheduler
+from radio.scheduler import FIRST_TRACK_SECONDS, Scheduler
 from radio.stations import parse_stations
 from tests.conftest import short_lineup
 from tests.dummies import ToneGenerator
@@ -75,3 +75,13 @@ async def test_a_failing_generator_is_logged_and_counted(
     assert all(s.stats[sid].failed == 1 for sid in ("jazz", "metal", "folk"))
     assert s.ahead("jazz") == 0.0  # nothing left counted as in flight
     await s.stop()
+
+
+def test_an_empty_station_gets_a_short_first_track(tmp_path: Path) -> None:
+    ahead = {"jazz": 0.0, "metal": 5.0}
+    s = scheduler(tmp_path, ToneGenerator(), ahead)
+    lineup = parse_stations(short_lineup(track_seconds=90, crossfade_seconds=3))
+    jazz, metal = lineup.get("jazz"), lineup.get("metal")
+    assert jazz is not None and metal is not None
+    assert s.request_for(jazz).request.seconds == FIRST_TRACK_SECONDS
+    assert s.request_for(metal).request.seconds == 90
