@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from radio.catalog import CatalogWriter
+from radio.cli import main
+from tests.conftest import short_lineup
+
+
+def test_generate_fills_the_backlog_offline_and_catalog_lists_it(tmp_path: Path) -> None:
+    stations = tmp_path / "stations.toml"
+    stations.write_text(short_lineup(track_seconds=3))
+    cache = tmp_path / "cache"
+    common = ["--stations", str(stations), "--cache", str(cache)]
+    runner = CliRunner()
+    result = runner.invoke(main, ["generate", "metal", "-n", "2", "--generator", "synth", *common])
+    assert result.exit_code == 0, result.output
+    assert "2 of 2 tracks added to metal's backlog" in result.output
+    catalog = CatalogWriter(cache / "catalog.db")
+    rows = catalog.run_sync(lambda c: c.unplayed())
+    catalog.close()
+    assert len(rows) == 2 and {r["generator"] for r in rows} == {"synth"}
+    assert all((cache / r["path"]).is_file() for r in rows)
+    listing = runner.invoke(main, ["catalog", "--cache", str(cache)])
+    assert listing.exit_code == 0 and "2 tracks" in listing.output
+    assert rows[0]["title"] in listing.output
+
+
+def test_generate_rejects_an_unknown_station(tmp_path: Path) -> None:
+    stations = tmp_path / "stations.toml"
+    stations.write_text(short_lineup())
+    result = CliRunner().invoke(main, ["generate", "polka", "--stations", str(stations)])
+    assert result.exit_code != 0
+    assert "no station 'polka'" in result.output and "jazz, metal" in result.output
+
+
+def test_doctor_prints_the_generator_decision() -> None:
+    result = CliRunner().invoke(main, ["doctor", "--generator", "synth"])
+    assert result.exit_code == 0, result.output
+    assert "generator     synth: generator = synth" in result.output
+    assert "stations      stations.toml: 15 enabled, OK" in result.output
+
+
+def test_serve_refuses_a_bad_stations_file(tmp_path: Path) -> None:
+    stations = tmp_path / "stations.toml"
+    stations.write_text(short_lineup().replace('genre = "Metal"', 'genre = ""'))
+    result = CliRunner().invoke(main, ["serve", "--stations", str(stations), "--port", "0"])
+    assert result.exit_code != 0
+    assert f"{stations}:" in result.output and "station 'metal', key 'genre'" in result.output
