@@ -1,0 +1,283 @@
+"""A plan and an rng in, a score out: every note and drum hit of a track, in seconds.
+
+The form (synth_form) says which chord sounds when and which parts play; this
+module turns the genre's pattern strings into bass lines, comping, arpeggios and
+grooves over it, adds the lead from synth_melody, and humanises the timing
+where the genre is played by people.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from radio.generators.synth_form import (
+    ENERGY,
+    PARTS,
+    Plan,
+    Section,
+    Slot,
+    grid_of,
+    plan_form,
+    total_bars,
+)
+from radio.generators.synth_melody import melody
+from radio.generators.synth_palettes import Groove
+from radio.generators.synth_theory import Chord, nearest_pitch, scale_pitches, voice_chord
+
+VELOCITY = {"X": 1.0, "x": 0.8, "o": 0.4}
+# Three-four time sets the genre's four-four patterns aside and waltzes instead.
+WALTZ_GROOVE = {"kick": "x...........", "snare": "....o...o...", "hat": "x.x.x.x.x.x."}
+WALTZ_BASS = ("R-------5---", "R---5---8---")
+WALTZ_COMP = ("....x---x---", "x---x---x---")
+BASS_RANGE = (28, 47)
+STRUM_GAP = 0.012  # seconds between strings in a strum
+FILLS = {"toms": {"tom_hi": "xx..", "tom_lo": "..xX"}, "snare": {"snare": "oxxX"}}
+
+
+@dataclass(frozen=True)
+class Note:
+    part: str  # bass | chords | lead | extra
+    voice: str
+    time: float  # seconds
+    steps: float  # how long it is held, in sixteenths
+    midi: int
+    velocity: float
+    pan: float = 0.0
+
+
+@dataclass(frozen=True)
+class Hit:
+    drum: str
+    time: float
+    velocity: float
+
+
+@dataclass
+class Score:
+    sections: list[Section]
+    notes: list[Note] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+
+
+def compose(plan: Plan, rng: np.random.Generator) -> Score:
+    sections, slots = plan_form(plan, rng)
+    composer = _Composer(plan, rng, Score(sections))
+    composer.bass(slots)
+    composer.chords(slots)
+    for note in melody(plan, sections, slots, rng):
+        composer.add("lead", note.voice, note.step, note.steps, note.midi, note.velocity)
+    composer.drums(sections)
+    return composer.score
+
+
+class _Composer:
+    def __init__(self, plan: Plan, rng: np.random.Generator, score: Score) -> None:
+        self.plan, self.rng, self.score = plan, rng, score
+        self.grid = grid_of(plan)
+        self.palette, self.ensemble, self.key = plan.palette, plan.ensemble, plan.key
+        self.waltz = plan.beats == 3
+
+    def time(self, step: float) -> float:
+        humanize = self.palette.humanize
+        jitter = float(self.rng.normal(0.0, humanize)) if humanize else 0.0
+        return max(0.0, self.grid.time(step) + jitter)
+
+    def add(
+        self,
+        part: str,
+        voice: str,
+        step: float,
+        steps: float,
+        midi: int,
+        velocity: float,
+        pan: float = 0.0,
+        late: float = 0.0,
+    ) -> None:
+        velocity *= float(self.rng.uniform(0.9, 1.0))
+        when = self.time(step) + late
+        self.score.notes.append(Note(part, voice, when, steps, midi, velocity, pan))
+
+    def bass(self, slots: list[Slot]) -> None:
+        patterns = WALTZ_BASS if self.waltz else self.palette.bass_patterns
+        bar_steps = self.grid.bar_steps
+        previous = BASS_RANGE[0] + 8
+        for n, slot in enumerate(slots):
+            section = slot.section
+            # The bass enters halfway through the intro, so the track builds.
+            halfway = (section.start_bar + section.bars // 2) * bar_steps
+            entered = section.label == "intro" and slot.step >= halfway
+            if "bass" not in PARTS[section.label] and not entered:
+                continue
+            following = slots[n + 1] if n + 1 < len(slots) else slot
+            if section.label == "break":
+                pattern, origin = "R" + "-" * (slot.steps - 1), slot.step  # a held drone
+            else:
+                pattern, origin = patterns[section.label == "B"], 0
+            for step in range(slot.step, slot.step + slot.steps):
+                index = (step - origin) % bar_steps % len(pattern)
+                if pattern[index] in ".-":
+                    continue
+                held = _held(pattern, index)
+                if n + 1 == len(slots):  # the last note rings to the end
+                    held = max(held, slot.step + slot.steps - step)
+                previous = self._bass_pitch(pattern[index], slot.chord, following.chord, previous)
+                velocity = ENERGY[section.label] * (1.0 if step % 4 == 0 else 0.85)
+                self.add("bass", self.ensemble.bass, step, held, previous, velocity)
+
+    def _bass_pitch(self, token: str, chord: Chord, following: Chord, previous: int) -> int:
+        tonic, tones = self.key.tonic, chord.intervals
+        root = _clamp(nearest_pitch((tonic + chord.root) % 12, previous), *BASS_RANGE)
+        fifth = tones[2] if len(tones) > 2 else 7
+        seventh = tones[3] if len(tones) > 3 else 10
+        offsets = {"R": 0, "3": tones[1], "5": fifth, "6": 9, "7": seventh, "b": 10, "8": 12}
+        if token in offsets:
+            return root + offsets[token]
+        target = _clamp(nearest_pitch((tonic + following.root) % 12, previous), *BASS_RANGE)
+        if token == "N":
+            return target
+        if token == "A":  # a chromatic neighbour of the next root, from the side we are on
+            below, above = target - 1, target + 1
+            return (
+                below if (previous < target and previous != below) or previous == above else above
+            )
+        # 'W': a scale tone a step or two from the last note, heading for the next root.
+        pool = scale_pitches(tonic, self.key.scale, previous - 4, previous + 4)
+        moves = [p for p in pool if p != previous and (p - previous) * (target - previous) >= 0]
+        return int(self.rng.choice(moves)) if moves else root
+
+    def chords(self, slots: list[Slot]) -> None:
+        ens = self.ensemble
+        low, high = ens.chord_range
+        voicing: tuple[int, ...] | None = None
+        upper: tuple[int, ...] | None = None
+        for n, slot in enumerate(slots):
+            label = slot.section.label
+            classes = slot.chord.pitch_classes(self.key.tonic)
+            voicing = voice_chord(classes, low, high, voicing)
+            last = n + 1 == len(slots)
+            energy = ENERGY[label]
+            style = ens.comp if label != "break" or ens.comp == "arp" else "pad"
+            patterns = ens.patterns
+            if self.waltz and style in ("rhythm", "strum", "power"):
+                patterns = WALTZ_COMP
+            pattern = patterns[label == "B"]
+            self._comp("chords", ens.chords, style, pattern, slot, voicing, energy * 0.8, last)
+            if ens.extra and "extra" in PARTS[label]:
+                upper = voice_chord(classes, low + 12, high + 12, upper)
+                extra = (ens.extra_style, ens.extra_pattern)
+                self._comp("extra", ens.extra, *extra, slot, upper, energy * 0.7, last)
+
+    def _comp(
+        self,
+        part: str,
+        voice: str,
+        style: str,
+        pattern: str,
+        slot: Slot,
+        voicing: tuple[int, ...],
+        energy: float,
+        last: bool,
+    ) -> None:
+        """One chord slot played as a pad, rhythm hits, a strum, an arpeggio or power chords."""
+        size = len(voicing)
+        spread = [0.35 * (1 if i % 2 else -1) * (0.5 + i / (2 * size)) for i in range(size)]
+        if style == "pad" or last:
+            length = slot.steps + (16 if last else 0.3)  # legato; the final chord rings out
+            for midi, pan in zip(voicing, spread, strict=True):
+                self.add(part, voice, slot.step, length, midi, energy * 0.8, pan)
+            return
+        for step in range(slot.step, slot.step + slot.steps):
+            index = step % self.grid.bar_steps % len(pattern)
+            token = pattern[index]
+            if token in ".-":
+                continue
+            held = _held(pattern, index)
+            if style == "arp" and token.isdigit():
+                octave, degree = divmod(int(token), size)
+                midi = voicing[degree] + 12 * octave
+                self.add(part, voice, step, max(held, 2), midi, energy, spread[degree])
+            elif style == "power":
+                low = self.ensemble.chord_range[0]
+                root = low + ((self.key.tonic + slot.chord.root - low) % 12)
+                if token == "m":
+                    self.add(part, "palm_mute", step, 1, root, energy * 0.85)
+                else:
+                    self.add(part, voice, step, held, root, energy)
+            elif style in ("rhythm", "strum"):
+                up = style == "strum" and step % 4 == 2  # off-beats strum upwards
+                order = list(enumerate(voicing))[:: -1 if up else 1]
+                velocity = energy * (0.75 if up else 0.9)
+                for rank, (i, midi) in enumerate(order):
+                    late = rank * STRUM_GAP if style == "strum" else 0.0
+                    self.add(part, voice, step, held, midi, velocity, spread[i], late)
+
+    def drums(self, sections: list[Section]) -> None:
+        palette, bar_steps, bars = self.palette, self.grid.bar_steps, total_bars(self.plan)
+        if not self.plan.drums:
+            return
+        if palette.grooves is None:
+            if palette.accent:  # an orchestra's timpani on the downbeats that open sections
+                starts = [s.start_bar for s in sections if s.label in ("A", "B", "outro")]
+                for bar in [*starts, bars - 1]:
+                    when = self.grid.time(bar * bar_steps)
+                    self.score.hits.append(Hit(palette.accent, when, 0.8))
+            return
+        grooves = palette.grooves
+        if palette.slow_grooves and self.plan.tempo < palette.slow_below:
+            grooves = palette.slow_grooves
+        for section in sections:
+            if "drums" not in PARTS[section.label]:
+                continue
+            groove: Groove = WALTZ_GROOVE if self.waltz else grooves[section.label == "B"]
+            if section.label == "intro":
+                groove = {d: p for d, p in groove.items() if d in palette.intro_drums}
+            for index in range(section.bars):
+                bar = section.start_bar + index
+                lines = dict(groove)
+                closing = index == section.bars - 1 and section.bars >= 4
+                if bar == bars - 1 and section.label == "outro":
+                    lines = {"kick": "x", "crash": "x"} if palette.crash else {"kick": "x"}
+                elif closing and palette.fill and section.label in ("A", "B"):
+                    lines = _with_fill(lines, palette.fill, bar_steps)
+                if index == 0 and palette.crash and section.label in ("A", "B", "outro"):
+                    lines["crash"] = "x"
+                self._bar_of_drums(lines, bar, index, ENERGY[section.label])
+
+    def _bar_of_drums(self, lines: Groove, bar: int, index: int, energy: float) -> None:
+        bar_steps = self.grid.bar_steps
+        for drum, pattern in lines.items():
+            # Two-bar patterns (a son clave) alternate halves; one letter means the downbeat.
+            offset = (index % 2) * bar_steps if len(pattern) >= 2 * bar_steps else 0
+            bar_pattern = pattern.ljust(bar_steps, ".")
+            for step in range(bar_steps):
+                char = bar_pattern[(offset + step) % len(bar_pattern)]
+                if char in VELOCITY:
+                    velocity = VELOCITY[char] * energy * float(self.rng.uniform(0.9, 1.0))
+                    self.score.hits.append(Hit(drum, self.time(bar * bar_steps + step), velocity))
+
+
+def _held(pattern: str, index: int) -> int:
+    """One sixteenth plus the '-' holds that follow it."""
+    held = 1
+    while index + held < len(pattern) and pattern[index + held] == "-":
+        held += 1
+    return held
+
+
+def _with_fill(lines: Groove, fill: str, bar_steps: int) -> dict[str, str]:
+    """Clear the last beat and roll into the next section on snare or toms."""
+    keep = bar_steps - 4
+    out = {d: p[:keep] + "...." for d, p in lines.items() if len(p) == bar_steps}
+    for drum, hits in FILLS[fill].items():
+        out[drum] = out.get(drum, "." * bar_steps)[:keep] + hits
+    return out
+
+
+def _clamp(midi: int, low: int, high: int) -> int:
+    while midi < low:
+        midi += 12
+    while midi > high:
+        midi -= 12
+    return midi
