@@ -1,0 +1,310 @@
+"""Batches of GenerationRequest in, MusicGen audio (native rate and channels) out.
+
+Loads a transformers MusicGen checkpoint (hub id or local folder), then renders
+every request of a batch together: the prompts of different stations share one
+batched decoder (musicgen_decode), long tracks are made window by window
+(musicgen_render). torch and transformers are imported lazily by whoever imports
+this module, so the core server never needs them.
+
+Failure policy: anything that goes wrong inside `generate` leaves as a
+GeneratorError naming the stations and seeds, which the scheduler logs before the
+station carries on from its backlog. CUDA running out of memory is retried first
+with the batch halved, down to one request.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from radio.errors import ConfigError, GeneratorError, GeneratorUnavailable
+from radio.generators.base import GeneratedAudio, GenerationRequest, Samples
+from radio.generators.musicgen_decode import FastDecoder, Sampling
+from radio.generators.musicgen_render import Windows, decode_tracks, encode_text, render_codes
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "facebook/musicgen-small"
+# Bumped whenever the same seed would stop giving the same tokens.
+SAMPLER = "gumbel-hash-1"
+MAX_TEXT_TOKENS = 256
+DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "half": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+}
+
+
+@dataclass(frozen=True)
+class MusicgenSettings:
+    model: str = DEFAULT_MODEL  # hub id or local folder
+    revision: str | None = None
+    device: str | None = None  # None: CUDA when present, else CPU
+    dtype: str | None = None  # None: bfloat16 on CUDA (float16 if unsupported), float32 on CPU
+    guidance_scale: float = 3.0
+    top_k: int = 250
+    temperature: float = 1.0
+    window_seconds: float = 30.0
+    overlap_seconds: float = 10.0
+    max_batch: int = 15
+    cuda_graphs: bool = True
+
+
+@dataclass(frozen=True)
+class LoadedMusicgen:
+    model: Any  # MusicgenForConditionalGeneration, decoder and text encoder cast to dtype
+    tokenizer: Any
+    device: torch.device
+    dtype: torch.dtype
+    revision: str | None
+
+
+def offline() -> bool:
+    """True when the Hugging Face offline switches are set."""
+    flags = (os.environ.get(name, "") for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(flag.strip().lower() in {"1", "true", "yes", "on"} for flag in flags)
+
+
+def is_folder_reference(model: str) -> bool:
+    """A path rather than a hub id: it exists, or is spelled like a path."""
+    return Path(model).expanduser().exists() or model.startswith(("/", ".", "~"))
+
+
+def resolve_device(device: str | None) -> torch.device:
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as exc:
+        raise ConfigError(f"not a torch device: {device!r}", key="device") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise GeneratorUnavailable(
+            f"device {device!r} asked for, but torch sees no CUDA device "
+            "(install a CUDA build of torch, or leave the device unset to use the CPU)"
+        )
+    return resolved
+
+
+def resolve_dtype(dtype: str | None, device: torch.device) -> torch.dtype:
+    if dtype is None:
+        if device.type != "cuda":
+            return torch.float32
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    try:
+        return DTYPES[dtype.lower()]
+    except KeyError:
+        raise ConfigError(
+            f"unknown dtype {dtype!r} (known: float32, float16, bfloat16)", key="dtype"
+        ) from None
+
+
+def missing_weights_message(model: str) -> str:
+    """The one message for absent weights: what was tried and the three ways out."""
+    if is_folder_reference(model):
+        tried = f"no MusicGen checkpoint in folder {model!r}"
+    else:
+        where = (
+            "the local Hugging Face cache (offline mode)" if offline() else "the hub or the cache"
+        )
+        tried = f"could not load {model!r} from {where}"
+    return (
+        f"{tried}. Download it with `huggingface-cli download {DEFAULT_MODEL}` "
+        "(or the model you want), or point --model at a folder saved with save_pretrained, "
+        "or run with --generator synth."
+    )
+
+
+def load_musicgen(settings: MusicgenSettings) -> LoadedMusicgen:
+    """Load model and tokenizer on the resolved device; GeneratorUnavailable if we cannot."""
+    hf = load_transformers()
+    device = resolve_device(settings.device)
+    dtype = resolve_dtype(settings.dtype, device)
+    folder = is_folder_reference(settings.model)
+    source = str(Path(settings.model).expanduser()) if folder else settings.model
+    options: dict[str, Any] = {"local_files_only": folder or offline()}
+    if settings.revision and not folder:
+        options["revision"] = settings.revision
+    hf.utils.logging.disable_progress_bar()  # a bar per weights file would flood the server log
+    try:
+        config = hf.AutoConfig.from_pretrained(source, **options)
+        if config.model_type != "musicgen":
+            raise GeneratorUnavailable(
+                f"{settings.model!r} is a {config.model_type!r} checkpoint; the radio runs "
+                "MusicGen text-to-music checkpoints (small, medium, large and their stereo "
+                "variants)"
+            )
+        model = hf.MusicgenForConditionalGeneration.from_pretrained(source, **options)
+        processor = hf.AutoProcessor.from_pretrained(source, **options)
+    except (OSError, ValueError) as exc:
+        raise GeneratorUnavailable(missing_weights_message(settings.model)) from exc
+    model.eval()
+    model.to(device)
+    # The language model is where the time goes; the codec stays float32 because a
+    # bfloat16 waveform would carry audible quantisation noise (8-bit mantissa).
+    for part in ("text_encoder", "enc_to_dec_proj", "decoder"):
+        if hasattr(model, part):
+            getattr(model, part).to(dtype)
+    tokenizer = getattr(processor, "tokenizer", processor)
+    revision = getattr(config, "_commit_hash", None)
+    return LoadedMusicgen(model, tokenizer, device, dtype, revision)
+
+
+def load_transformers() -> Any:
+    """The transformers package, typed Any: its models are attribute trees mypy cannot follow."""
+    return importlib.import_module("transformers")
+
+
+class MusicgenGenerator:
+    """The Generator protocol over a loaded MusicGen checkpoint."""
+
+    name = "musicgen"
+
+    def __init__(
+        self, settings: MusicgenSettings | None = None, *, loaded: LoadedMusicgen | None = None
+    ) -> None:
+        self.settings = settings or MusicgenSettings()
+        self._check(self.settings)
+        self._loaded = loaded or load_musicgen(self.settings)
+        model = self._loaded.model
+        self.model = self.settings.model
+        self.max_batch = self.settings.max_batch
+        codec = model.config.audio_encoder
+        self.sample_rate = int(codec.sampling_rate)
+        self.frame_rate = float(codec.frame_rate)
+        self.channels = int(model.config.decoder.audio_channels)
+        self._windows = Windows(
+            window=round(self.settings.window_seconds * self.frame_rate),
+            overlap=round(self.settings.overlap_seconds * self.frame_rate),
+        )
+        self._decoder = FastDecoder(
+            model,
+            sampling=Sampling(
+                guidance_scale=self.settings.guidance_scale,
+                top_k=self.settings.top_k,
+                temperature=self.settings.temperature,
+            ),
+            window_frames=self._windows.window,
+            cuda_graphs=self.settings.cuda_graphs,
+        )
+        self.parameters: Mapping[str, object] = {
+            "model": self.settings.model,
+            "revision": self._loaded.revision,
+            "guidance_scale": self.settings.guidance_scale,
+            "top_k": self.settings.top_k,
+            "temperature": self.settings.temperature,
+            "window_seconds": self.settings.window_seconds,
+            "overlap_seconds": self.settings.overlap_seconds,
+            "dtype": str(self._loaded.dtype).removeprefix("torch."),
+            "device": str(self._loaded.device),
+            "sampler": SAMPLER,
+        }
+
+    @staticmethod
+    def _check(settings: MusicgenSettings) -> None:
+        if not 1.0 <= settings.window_seconds <= 30.0:
+            raise ConfigError("must be between 1 and 30 seconds", key="window_seconds")
+        if not 0.0 <= settings.overlap_seconds < settings.window_seconds:
+            raise ConfigError("must be at least 0 and below the window", key="overlap_seconds")
+        if settings.top_k < 0 or settings.temperature < 0 or settings.guidance_scale < 0:
+            raise ConfigError("top_k, temperature and guidance_scale must not be negative")
+        if settings.max_batch < 1:
+            raise ConfigError("must be at least 1", key="max_batch")
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[GeneratedAudio]:
+        """One GeneratedAudio per request, in order; GeneratorError on any failure."""
+        if not requests:
+            return []
+        for request in requests:
+            if not request.seconds > 0:
+                raise GeneratorError(f"{describe([request])}: asked for {request.seconds} s")
+        try:
+            return self._generate_halving(list(requests))
+        except GeneratorError:
+            raise
+        except Exception as exc:
+            raise GeneratorError(
+                f"MusicGen failed on {describe(requests)}: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def close(self) -> None:
+        self._decoder.release()
+        if self._loaded.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def _generate_halving(self, requests: list[GenerationRequest]) -> list[GeneratedAudio]:
+        try:
+            return self._generate_batch(requests)
+        except torch.cuda.OutOfMemoryError as exc:
+            self.close()
+            if len(requests) == 1:
+                raise GeneratorError(
+                    f"CUDA out of memory on a single request ({describe(requests)}): "
+                    "use a smaller model or a shorter window"
+                ) from exc
+            half = len(requests) // 2
+            # Remember what fits, so the scheduler stops sending batches that do not.
+            self.max_batch = min(self.max_batch, half)
+            log.warning(
+                "CUDA out of memory on a batch of %d (%s); retrying as %d + %d",
+                len(requests),
+                describe(requests),
+                half,
+                len(requests) - half,
+            )
+            return self._generate_halving(requests[:half]) + self._generate_halving(requests[half:])
+
+    def _generate_batch(self, requests: list[GenerationRequest]) -> list[GeneratedAudio]:
+        model, device = self._loaded.model, self._loaded.device
+        tokens = self._loaded.tokenizer(
+            [request.prompt for request in requests],
+            padding=True,
+            truncation=True,
+            max_length=MAX_TEXT_TOKENS,
+            return_tensors="pt",
+        )
+        with torch.no_grad():
+            conditioning = encode_text(
+                model, tokens["input_ids"].to(device), tokens["attention_mask"].to(device)
+            )
+            frames = [math.ceil(request.seconds * self.frame_rate) for request in requests]
+            seeds = [request.seed for request in requests]
+            codes = render_codes(self._decoder, conditioning, frames, seeds, self._windows)
+            tracks = decode_tracks(model, codes, self.channels)
+        return [
+            GeneratedAudio(
+                request=request,
+                samples=_headroom(track[: round(request.seconds * self.sample_rate)]),
+                sample_rate=self.sample_rate,
+                parameters=self.parameters,
+            )
+            for request, track in zip(requests, tracks, strict=True)
+        ]
+
+
+def describe(requests: Sequence[GenerationRequest]) -> str:
+    """Stations and seeds, so a failed batch can be found in the log and regenerated."""
+    return ", ".join(f"station {r.station!r} seed {r.seed}" for r in requests)
+
+
+def _headroom(samples: Samples) -> Samples:
+    """Scale a track whose peaks pass full scale back inside [-1, 1] instead of clipping.
+
+    Loudness is normalised later anyway; clipping would add distortion that cannot.
+    """
+    peak = float(np.max(np.abs(samples))) if samples.size else 0.0
+    if peak <= 1.0:
+        return samples
+    return (samples / peak).astype(np.float32)

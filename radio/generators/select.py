@@ -1,0 +1,163 @@
+"""The generator setting (auto, synth, musicgen) in, a generator and the reason for it out.
+
+`probe` looks at what is installed and present without loading a model, `decide`
+turns that into a choice (pure, so `radio doctor` prints the very decision the
+server makes), and `choose_generator` builds it. MusicGen that cannot load never
+stops the radio: the synth takes over and the reason says how to fix it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from radio.errors import ConfigError, GeneratorUnavailable
+from radio.generators.base import Generator
+
+log = logging.getLogger(__name__)
+
+KINDS = ("auto", "synth", "musicgen")
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What decides the generator, gathered without loading any weights."""
+
+    extra_installed: bool  # torch and transformers importable
+    cuda_device: str | None  # name of the first CUDA device, None without one
+    weights: str | None  # where the model's config and weights were found locally
+    model: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    generator: str  # "synth" or "musicgen"
+    reason: str
+
+
+def probe(model: str) -> Probe:
+    """Look for the musicgen extra, a CUDA device and local weights; loads no model."""
+    installed = all(importlib.util.find_spec(name) for name in ("torch", "transformers"))
+    return Probe(
+        extra_installed=installed,
+        cuda_device=_cuda_device() if installed else None,
+        weights=local_weights(model) if installed else None,
+        model=model,
+    )
+
+
+def decide(kind: str, found: Probe) -> Decision:
+    """auto: MusicGen with a CUDA device and weights on disk, otherwise the synth."""
+    if kind not in KINDS:
+        raise ConfigError(
+            f"unknown generator {kind!r} (known: {', '.join(KINDS)})", key="generator"
+        )
+    if kind == "synth":
+        return Decision("synth", "generator = synth")
+    if kind == "musicgen":
+        return Decision("musicgen", "generator = musicgen")
+    if not found.extra_installed:
+        return Decision(
+            "synth", "auto: torch/transformers not installed (pip install -e '.[musicgen]')"
+        )
+    if found.cuda_device is None:
+        return Decision(
+            "synth", "auto: no CUDA device, and MusicGen on a CPU is far slower than real time"
+        )
+    if found.weights is None:
+        return Decision(
+            "synth",
+            f"auto: no local weights for {found.model!r} (huggingface-cli download "
+            f"{found.model}, or --model /path/to/folder)",
+        )
+    return Decision(
+        "musicgen", f"auto: CUDA device {found.cuda_device} and weights at {found.weights}"
+    )
+
+
+def choose_generator(
+    kind: str,
+    *,
+    model: str,
+    device: str | None = None,
+    dtype: str | None = None,
+    guidance_scale: float = 3.0,
+    top_k: int = 250,
+    temperature: float = 1.0,
+    window_seconds: float = 30.0,
+    overlap_seconds: float = 10.0,
+    max_batch: int = 15,
+) -> tuple[Generator, str]:
+    """Build the generator `kind` asks for; MusicGen that cannot load falls back to synth."""
+    decision = decide(kind, probe(model))
+    if decision.generator == "musicgen":
+        try:
+            from radio.generators.musicgen import MusicgenGenerator, MusicgenSettings
+
+            settings = MusicgenSettings(
+                model=model,
+                device=device or None,
+                dtype=dtype or None,
+                guidance_scale=guidance_scale,
+                top_k=top_k,
+                temperature=temperature,
+                window_seconds=window_seconds,
+                overlap_seconds=overlap_seconds,
+                max_batch=max_batch,
+            )
+            generator: Generator = MusicgenGenerator(settings)
+        except ImportError as exc:
+            reason = f"MusicGen unavailable ({exc}: pip install -e '.[musicgen]'); using synth"
+        except GeneratorUnavailable as exc:
+            reason = f"MusicGen unavailable: {exc} Using synth meanwhile."
+        else:
+            log.info("generator: musicgen (%s)", decision.reason)
+            return generator, decision.reason
+        log.error("%s", reason)
+        return _synth(), reason
+    log.info("generator: synth (%s)", decision.reason)
+    return _synth(), decision.reason
+
+
+def local_weights(model: str) -> str | None:
+    """The folder holding `model`'s config and weights on this machine, or None."""
+    folder = Path(model).expanduser()
+    if folder.is_dir():
+        has_weights = any((folder / name).is_file() for name in WEIGHT_FILES)
+        return str(folder) if (folder / "config.json").is_file() and has_weights else None
+    if model.startswith(("/", ".", "~")):
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    try:
+        config = try_to_load_from_cache(model, "config.json")
+        cached = [try_to_load_from_cache(model, name) for name in WEIGHT_FILES]
+    except ValueError:  # not a valid repo id: nothing of that name can be cached
+        return None
+    if isinstance(config, str) and any(isinstance(path, str) for path in cached):
+        return str(Path(config).parent)
+    return None
+
+
+def _cuda_device() -> str | None:
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    return str(torch.cuda.get_device_name(0))
+
+
+def _synth() -> Generator:
+    from radio.generators.synth import SynthGenerator
+
+    return SynthGenerator()
