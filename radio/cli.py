@@ -12,6 +12,9 @@ from typing import Any, cast
 import click
 from click_default_group import DefaultGroup
 
+from radio.bench.generate import generate_command
+from radio.bench.listeners import listeners_command
+from radio.bench.synth import synth_command
 from radio.errors import RadioError
 from radio.generators.base import Generator
 from radio.settings import Settings
@@ -202,20 +205,6 @@ def bench() -> None:
     """Benchmarks that print and save JSON."""
 
 
-def _register_benchmarks() -> None:
-    from radio.bench.listeners import listeners_command
-
-    bench.add_command(listeners_command)
-    for module, name in (
-        ("radio.bench.synth", "synth_command"),
-        ("radio.bench.generate", "generate_command"),
-    ):
-        try:
-            command = getattr(__import__(module, fromlist=[name]), name)
-        except ImportError as exc:  # pragma: no cover - only while a benchmark is being written
-            log.debug("benchmark %s unavailable: %s", module, exc)
-            continue
-        bench.add_command(command)
-
-
-_register_benchmarks()
+bench.add_command(listeners_command)
+bench.add_command(synth_command)
+bench.add_command(generate_command)
