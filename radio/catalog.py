@@ -84,8 +84,27 @@ def _migrate_1(db: sqlite_utils.Database) -> None:
     db["plays"].create_index(["track_id"])  # type: ignore[union-attr]
 
 
+def _migrate_2(db: sqlite_utils.Database) -> None:
+    # The operator console's audit trail (issue: "every edit is recorded: who, when,
+    # before, after"); before/after are the station's table as JSON, null on add/remove.
+    db["edits"].create(  # type: ignore[union-attr]
+        {
+            "id": int,
+            "station": str,
+            "action": str,
+            "who": str,
+            "at": str,
+            "before": str,
+            "after": str,
+        },
+        pk="id",
+        not_null={"station", "action", "who", "at"},
+    )
+    db["edits"].create_index(["station", "id"])  # type: ignore[union-attr]
+
+
 # Append-only: each function moves the schema one version forward (PRAGMA user_version).
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2]
 
 
 class Catalog:
@@ -210,6 +229,35 @@ class Catalog:
             " WHERE p.station = ? ORDER BY p.id DESC LIMIT ?"
         )
         return list(self.db.query(sql, [station, limit]))
+
+    # -- edits (the operator console's audit trail) ---------------------------
+    def record_edit(
+        self,
+        station: str,
+        action: str,
+        who: str,
+        before: Mapping[str, Any] | None,
+        after: Mapping[str, Any] | None,
+    ) -> int:
+        row = {
+            "station": station,
+            "action": action,
+            "who": who,
+            "at": utcnow(),
+            "before": None if before is None else json.dumps(before, sort_keys=True),
+            "after": None if after is None else json.dumps(after, sort_keys=True),
+        }
+        return int(self.db["edits"].insert(row).last_pk)  # type: ignore[union-attr, arg-type]
+
+    def edits(self, station: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest edits first, before/after decoded."""
+        where, args = ("WHERE station = ?", [station]) if station else ("", [])
+        sql = f"SELECT * FROM edits {where} ORDER BY id DESC LIMIT ?"
+        rows = [dict(r) for r in self.db.query(sql, [*args, limit])]
+        for row in rows:
+            for key in ("before", "after"):
+                row[key] = None if row[key] is None else json.loads(row[key])
+        return rows
 
 
 _TRACK_SELECT = (

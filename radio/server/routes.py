@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from radio.server import api, streams
+from radio.server import admin, api, streams
 
 
 def setup_routes(app: web.Application) -> None:
@@ -22,3 +22,11 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/tracks", api.tracks)
     r.add_get("/api/tracks/{id}", api.track)
     r.add_get("/api/tracks/{id}/audio", api.track_audio)
+    # Operator console API: Authorization: Bearer <admin token> (see admin.py)
+    r.add_get("/api/admin/stations", admin.overview)
+    r.add_post("/api/stations", admin.add)
+    r.add_patch("/api/stations/{station}", admin.edit)
+    r.add_delete("/api/stations/{station}", admin.remove)
+    r.add_post("/api/stations/{station}/skip", admin.skip)
+    r.add_post("/api/stations/{station}/apply-now", admin.apply_now)
+    r.add_get("/api/edits", admin.edits)

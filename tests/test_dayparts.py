@@ -1,0 +1,68 @@
+"""Dayparts: which prompt set holds a station at a given minute, kept current by a cron job."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from radio.dayparts import Dayparts, current, holds
+from radio.stations import Daypart, parse_stations
+from tests.conftest import short_lineup
+
+UTC = ZoneInfo("UTC")
+NIGHT = Daypart("night", "* 22-23,0-5 * * *", "{mood} nocturne", {"mood": ("hushed",)})
+FRIDAY = Daypart("friday", "* 18-23 * * 5", "{mood} party", {"mood": ("loud",)})
+
+
+def at(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(2024, 5, day, hour, minute, second, tzinfo=UTC)  # May 1st 2024: a Wednesday
+
+
+@pytest.mark.parametrize(
+    ("moment", "holding"),
+    [
+        (at(1, 21, 59, 59), None),
+        (at(1, 22, 0), "night"),
+        (at(2, 3, 30, 10), "night"),
+        (at(2, 5, 59, 59), "night"),
+        (at(2, 6, 0), None),
+        (at(3, 20, 0), "friday"),  # Friday: crontab's 5, APScheduler's Saturday
+        (at(3, 22, 30), "friday"),  # both match: the first listed wins
+        (at(4, 20, 0), None),  # Saturday
+    ],
+)
+def test_a_daypart_holds_while_its_cron_matches(moment: datetime, holding: str | None) -> None:
+    part = current([FRIDAY, NIGHT], moment)
+    assert (part.name if part else None) == holding
+
+
+def test_weekday_numbers_and_names_read_as_in_crontab() -> None:
+    sunday, monday = at(5, 12), at(6, 12)
+    for cron in ("* * * * 0", "* * * * 7", "* * * * sun", "* * * * 0,6"):
+        assert holds(Daypart("x", cron, "p", {}), sunday), cron
+        assert not holds(Daypart("x", cron, "p", {}), monday), cron
+    assert holds(Daypart("x", "* * * * 1-5", "p", {}), monday)
+    assert holds(Daypart("x", "* * * * 0-6", "p", {}), monday)
+
+
+async def test_the_cron_job_switches_dayparts_on_and_off() -> None:
+    lineup = parse_stations(
+        short_lineup()
+        + '[[stations.dayparts]]\nname = "night"\ncron = "* 22-23,0-5 * * *"\n'
+        + 'prompt = "{mood} night metal"\n[stations.dayparts.pools]\nmood = ["slow"]\n'
+    )
+    active: dict[str, Daypart] = {}
+    dayparts = Dayparts(active, UTC)
+    dayparts.start(lineup.stations)
+    try:
+        dayparts.refresh(at(1, 23, 15))  # what the every-minute job runs
+        assert set(active) == {"metal"} and active["metal"].prompt == "{mood} night metal"
+        dayparts.refresh(at(2, 6, 0))
+        assert active == {}
+        dayparts.refresh(at(2, 23, 0))
+        dayparts.sync(parse_stations(short_lineup()).stations)  # dayparts removed by an edit
+        assert active == {}
+    finally:
+        dayparts.stop()
