@@ -9,7 +9,7 @@ from aiohttp import web
 
 from radio.errors import AuthError, ConfigError, NotFound, RadioError
 from radio.generators.base import Generator
-from radio.server import admin
+from radio.server import admin, events
 from radio.server.keys import RADIO
 from radio.server.radio import Radio
 from radio.server.routes import setup_routes
@@ -53,6 +53,7 @@ def create_app(
     app[RADIO] = Radio(settings, lineup, generator, generator_reason)
     app.cleanup_ctx.append(_radio_lifecycle)
     admin.setup(app)  # dayparts start after the radio and stop before it
+    events.setup(app)
     app.on_shutdown.append(_close_streams)
     setup_routes(app)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from radio.server import admin, api, streams
+from radio.server import admin, api, events, streams
 
 
 def setup_routes(app: web.Application) -> None:
@@ -22,6 +22,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/tracks", api.tracks)
     r.add_get("/api/tracks/{id}", api.track)
     r.add_get("/api/tracks/{id}/audio", api.track_audio)
+    r.add_get("/api/events", events.stream)  # server-sent events: tracks, listeners, lineup
     # Operator console API: Authorization: Bearer <admin token> (see admin.py)
     r.add_get("/api/admin/stations", admin.overview)
     r.add_post("/api/stations", admin.add)
