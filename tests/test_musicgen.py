@@ -189,6 +189,20 @@ def test_long_tracks_are_windows_that_continue_the_first(tiny: Path) -> None:
     assert Windows(window=100, overlap=25).plan(265) == [100, 75, 75, 15]
 
 
+def test_bucketed_attention_of_the_cuda_graphs_changes_no_token(tiny: Path) -> None:
+    """Graphs attend over a whole bucket with later positions masked: same tokens as exact spans."""
+    loaded = load_musicgen(MusicgenSettings(model=str(tiny)))
+    tokens = loaded.tokenizer(["lofi", "uplifting trance"], padding=True, return_tensors="pt")
+    conditioning = encode_text(loaded.model, tokens["input_ids"], tokens["attention_mask"])
+    runs = []
+    for bucketed in (False, True):
+        decoder = FastDecoder(loaded.model, sampling=Sampling(top_k=50), window_frames=300)
+        decoder.bucketed = bucketed
+        runs.append(render_codes(decoder, conditioning, [290, 170], [1, 2], Windows(150, 40)))
+    for exact, bucketed_codes in zip(*runs, strict=True):
+        assert torch.equal(exact, bucketed_codes)
+
+
 def test_window_joins_have_no_clicks_or_level_jumps(generator: MusicgenGenerator) -> None:
     seconds = 5.3
     track = generator.generate([request("ambient", 3, seconds)])[0].samples[:, 0]
@@ -293,6 +307,25 @@ def test_missing_weights_say_what_to_do(tmp_path: Path, monkeypatch: pytest.Monk
     assert "'facebook/musicgen-small'" in message and "offline" in message
     assert "huggingface-cli download facebook/musicgen-small" in message
     assert "--model" in message and "--generator synth" in message
+
+
+def test_melody_checkpoints_are_refused_by_name(tmp_path: Path) -> None:
+    from transformers import (
+        EncodecConfig,
+        MusicgenMelodyConfig,
+        MusicgenMelodyDecoderConfig,
+        T5Config,
+    )
+
+    MusicgenMelodyConfig(
+        text_encoder=T5Config(d_model=32, d_ff=64, num_layers=1, num_heads=2).to_dict(),
+        audio_encoder=EncodecConfig().to_dict(),
+        decoder=MusicgenMelodyDecoderConfig(
+            hidden_size=32, num_hidden_layers=1, num_attention_heads=2, ffn_dim=64
+        ).to_dict(),
+    ).save_pretrained(tmp_path)
+    with pytest.raises(GeneratorUnavailable, match="'musicgen_melody' checkpoint"):
+        MusicgenGenerator(MusicgenSettings(model=str(tmp_path)))
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,8 @@
 Loads a transformers MusicGen checkpoint (hub id or local folder), then renders
 every request of a batch together: the prompts of different stations share one
 batched decoder (musicgen_decode), long tracks are made window by window
-(musicgen_render). torch and transformers are imported lazily by whoever imports
-this module, so the core server never needs them.
+(musicgen_render). This module needs torch; select.py imports it only once MusicGen
+is chosen, so the core server runs without the musicgen extra.
 
 Failure policy: anything that goes wrong inside `generate` leaves as a
 GeneratorError naming the stations and seeds, which the scheduler logs before the
@@ -143,8 +143,8 @@ def load_musicgen(settings: MusicgenSettings) -> LoadedMusicgen:
         if config.model_type != "musicgen":
             raise GeneratorUnavailable(
                 f"{settings.model!r} is a {config.model_type!r} checkpoint; the radio runs "
-                "MusicGen text-to-music checkpoints (small, medium, large and their stereo "
-                "variants)"
+                "the text-to-music checkpoints that cross-attend to the prompt (musicgen-small, "
+                "-medium, -large and their -stereo- variants), not melody ones"
             )
         model = hf.MusicgenForConditionalGeneration.from_pretrained(source, **options)
         processor = hf.AutoProcessor.from_pretrained(source, **options)

@@ -78,7 +78,9 @@ class _Session:
         self.values_cache = torch.zeros(shape, device=device, dtype=dtype)
         self.cross_keys = torch.zeros(cross_shape, device=device, dtype=dtype)
         self.cross_values = torch.zeros(cross_shape, device=device, dtype=dtype)
-        self.cross_mask = torch.ones((rows, 1, 1, text_tokens), device=device, dtype=torch.bool)
+        # Additive masks (0 or -inf) in the model's dtype: a boolean mask would be
+        # converted by every attention call, two more kernels per layer and step.
+        self.cross_bias = torch.zeros((rows, 1, 1, text_tokens), device=device, dtype=dtype)
         codes = (batch, decoder.codebooks, decoder.cache_length + 1)
         self.sequence = torch.full(codes, decoder.pad_token, device=device, dtype=torch.long)
         self.forced = torch.full(codes, decoder.pad_token, device=device, dtype=torch.long)
@@ -128,6 +130,9 @@ class FastDecoder:
         self.layers = [self._layer(layer) for layer in core.layers]
         self.vocab_salts = vocab_hashes(self.vocab, self.device)
         self.use_graphs = cuda_graphs and self.device.type == "cuda"
+        # Graphs fix the attention span to buckets; eager CUDA steps use the same
+        # shapes so both pick the same kernels. The CPU attends to exactly what it needs.
+        self.bucketed = self.device.type == "cuda"
         self.codebook_index = torch.arange(self.codebooks, device=self.device)
         self._sessions: OrderedDict[tuple[int, int], _Session] = OrderedDict()
 
@@ -173,9 +178,9 @@ class FastDecoder:
         self._load(session, conditioning, prompt, totals, keys)
         self._prefill(session, prompt_frames + 1)
         for position in range(prompt_frames + 1, longest + self.delay_span - 1):
-            # On CUDA, eager steps use the graphs' shapes too, so both pick the same kernels.
-            bucketed = self.device.type == "cuda"
-            attend = bucket_for(position + 1, self.cache_length) if bucketed else position + 1
+            attend = position + 1
+            if self.bucketed:
+                attend = bucket_for(attend, self.cache_length)
             if session.graphs is not None:
                 session.graphs.replay(attend)
             else:
@@ -217,9 +222,9 @@ class FastDecoder:
         # Unconditional rows see zero states: their keys and values are zero, so
         # attending to every position gives the zero output transformers computes,
         # without a fully masked row (which would be NaN).
-        session.cross_mask.fill_(True)
-        session.cross_mask[:batch, 0, 0, :].fill_(False)
-        session.cross_mask[:batch, 0, 0, :tokens] = conditioning.mask
+        session.cross_bias.zero_()
+        session.cross_bias[:batch].fill_(float("-inf"))
+        session.cross_bias[:batch, 0, 0, :tokens].masked_fill_(conditioning.mask, 0.0)
         states = conditioning.states.to(self.dtype)
         for n, layer in enumerate(self.layers):
             kv = F.linear(states, layer.cross_kv).view(batch, tokens, 2, self.heads, self.head_dim)
@@ -291,7 +296,9 @@ class FastDecoder:
         x = self.embeddings[self.codebook_index[None, :, None], tokens].sum(dim=1)
         x = x + self.positions.index_select(0, positions)[None]
         keys_seen = torch.arange(attend, device=self.device)
-        causal = (keys_seen[None, :] <= positions[:, None])[None, None]
+        later = (keys_seen[None, :] > positions[:, None])[None, None]
+        causal = torch.zeros(later.shape, device=self.device, dtype=self.dtype)
+        causal = causal.masked_fill(later, float("-inf"))
         for n, layer in enumerate(self.layers):
             h = _norm(x, layer.norm_self)
             qkv = F.linear(h, layer.qkv).view(rows, steps, 3, self.heads, self.head_dim)
@@ -308,7 +315,7 @@ class FastDecoder:
                 q.transpose(1, 2),
                 session.cross_keys[n],
                 session.cross_values[n],
-                attn_mask=session.cross_mask,
+                attn_mask=session.cross_bias,
             )
             x = x + F.linear(a.transpose(1, 2).reshape(rows, steps, self.hidden), layer.cross_out)
             h = _norm(x, layer.norm_ff)
