@@ -68,6 +68,17 @@ async def test_without_a_configured_token_the_console_is_off(
     assert (tmp_path / "stations.toml").read_bytes() == before
 
 
+async def test_pages_and_streams_need_no_token(start_server: StartServer) -> None:
+    client, _ = await start_server()
+    page = await client.get("/admin")
+    assert page.status == 403 and "RADIO_ADMIN_TOKEN" in await page.text()
+    for path in ("/", "/static/js/player.js", "/static/css/radio.css", "/api/stations"):
+        assert (await client.get(path)).status == 200, path
+    assert (await client.head("/stream/jazz.mp3")).status == 200
+    client, _ = await start_server(admin_token=TOKEN)
+    assert "<title>" in await (await client.get("/admin")).text()
+
+
 @pytest.mark.parametrize(("method", "path", "body"), ACTIONS)
 @pytest.mark.parametrize("header", ["", "Bearer", f"Bearer {TOKEN}x", f"Basic {TOKEN}", TOKEN])
 async def test_missing_or_wrong_tokens_are_401_and_change_nothing(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from radio.server import admin, api, events, streams
+from radio.server import admin, api, events, pages, streams
 
 
 def setup_routes(app: web.Application) -> None:
@@ -31,3 +31,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/api/stations/{station}/skip", admin.skip)
     r.add_post("/api/stations/{station}/apply-now", admin.apply_now)
     r.add_get("/api/edits", admin.edits)
+    # Listener page, operator console and their assets: web/, no build step
+    r.add_get("/", pages.index)
+    r.add_get("/admin", pages.admin)
+    r.add_static("/static/", pages.WEB)

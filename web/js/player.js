@@ -1,0 +1,349 @@
+// The listener page: every station at a glance, one click to play, live titles as heard.
+
+import { copyText, el, formatDuration, formatWhen, getJSON } from "./api.js";
+import { HeardClock } from "./heard.js";
+import { StreamPlayer } from "./stream.js";
+import { visualize } from "./visualizer.js";
+
+const $ = (id) => document.getElementById(id);
+const RECENT_LIMIT = 20;
+
+const audio = $("audio");
+const player = new StreamPlayer(audio);
+const heard = new HeardClock(audio, (track) => show(state.tuned, track));
+
+const state = {
+  stations: [], // summaries from the server, in lineup order
+  latest: new Map(), // station -> {track, behind, receivedAt}: what the server is playing
+  previous: new Map(), // station -> the track before `latest`
+  tuned: null, // the station in the player
+  panel: null, // the station whose recent tracks are open
+  recent: [],
+  awaitingPlay: false,
+  burstBytes: 65536, // what the server sends a new listener at once; hello says
+};
+
+const station = (id) => state.stations.find((s) => s.id === id);
+const cardFor = (id) => document.querySelector(`.station[data-id="${CSS.escape(id)}"]`);
+const listenersText = (n) => (n === 1 ? "1 listening" : `${n} listening`);
+
+// -- the station grid -------------------------------------------------------------
+function renderStations(stations) {
+  state.stations = stations;
+  $("stations").replaceChildren(...stations.map(card));
+  for (const s of stations) {
+    if (s.now_playing && !state.latest.has(s.id)) show(s.id, s.now_playing);
+    else if (state.latest.has(s.id)) show(s.id, state.latest.get(s.id).track);
+  }
+  if (state.tuned && !station(state.tuned)) {
+    player.pause();
+    state.tuned = null;
+  }
+  markTuned();
+}
+
+function card(s) {
+  return el(
+    "li",
+    { class: "station", "data-id": s.id },
+    el(
+      "button",
+      { type: "button", class: "tune", "aria-pressed": "false", onclick: () => tune(s.id) },
+      el("span", { class: "visually-hidden action", text: "Play " }),
+      el("span", { class: "genre", text: s.genre }),
+      el("span", { class: "name", text: s.name }),
+      el("span", { class: "title", text: s.now_playing ? s.now_playing.title : "Warming up…" }),
+      el("span", { class: "listeners", text: listenersText(s.listeners) }),
+      el("span", { class: "badge", "aria-hidden": "true" }),
+    ),
+    el(
+      "div",
+      { class: "links" },
+      el("button", {
+        type: "button",
+        class: "link",
+        text: "Copy URL",
+        "aria-label": `Copy the stream URL of ${s.name}`,
+        onclick: (event) => copy(s.stream.mp3, event.currentTarget),
+      }),
+      el("a", { href: s.stream.m3u, text: "M3U", "aria-label": `${s.name} as an M3U playlist` }),
+      el("a", { href: s.stream.pls, text: "PLS", "aria-label": `${s.name} as a PLS playlist` }),
+      el("button", {
+        type: "button",
+        class: "link",
+        text: "Tracks",
+        "aria-label": `Recent tracks of ${s.name}`,
+        onclick: () => openPanel(s.id),
+      }),
+    ),
+  );
+}
+
+async function copy(text, button) {
+  const done = await copyText(text);
+  const label = button.textContent;
+  button.textContent = done ? "Copied!" : "Copy failed";
+  setTimeout(() => (button.textContent = label), 1500);
+}
+
+function markTuned() {
+  for (const node of document.querySelectorAll(".station")) {
+    const tuned = node.dataset.id === state.tuned;
+    const playing = tuned && player.wanted;
+    node.classList.toggle("tuned", tuned);
+    node.classList.toggle("playing", playing);
+    const button = node.querySelector(".tune");
+    button.setAttribute("aria-pressed", String(playing));
+    button.querySelector(".action").textContent = playing ? "Pause " : "Play ";
+  }
+  const playing = player.wanted;
+  $("play").disabled = !state.tuned;
+  $("play").classList.toggle("playing", playing);
+  $("play").setAttribute("aria-label", playing ? "Pause" : "Play");
+  if ("mediaSession" in navigator) navigator.mediaSession.playbackState = playing ? "playing" : "paused";
+}
+
+// -- what is playing --------------------------------------------------------------
+function show(id, track) {
+  const s = station(id);
+  if (!s || !track) return;
+  const node = cardFor(id);
+  if (node) node.querySelector(".title").textContent = track.title;
+  if (id === state.tuned) {
+    const title = $("now-title");
+    title.textContent = track.title;
+    title.dataset.track = track.id;
+    title.disabled = false;
+    title.setAttribute("aria-label", `${track.title}: track details`);
+    document.title = `${track.title} · ${s.name} · AI Radio`;
+    if ("mediaSession" in navigator && window.MediaMetadata) {
+      navigator.mediaSession.metadata = new MediaMetadata({
+        title: track.title,
+        artist: s.name,
+        album: `AI Radio · ${s.genre}`,
+        artwork: [{ src: "/static/icon.svg", sizes: "any", type: "image/svg+xml" }],
+      });
+    }
+  }
+  if (id === state.panel && state.recent[0]?.id !== track.id) {
+    state.recent.unshift({ ...track, started_at: new Date().toISOString() });
+    state.recent.length = Math.min(state.recent.length, RECENT_LIMIT);
+    renderRecent();
+  }
+}
+
+// The server's view of a station changed; the tuned station's title waits until it is heard.
+function noteTrack(event, isChange) {
+  const id = event.station;
+  const before = state.latest.get(id);
+  const same = before && before.track.id === event.track.id;
+  if (before && !same) state.previous.set(id, before.track);
+  state.latest.set(id, { track: event.track, behind: event.behind, receivedAt: performance.now() });
+  if (same && !isChange) return;
+  if (id === state.tuned && player.playing) heard.started(event.track, event.behind);
+  else show(id, event.track);
+}
+
+const behindNow = (latest) => latest.behind + (performance.now() - latest.receivedAt) / 1000;
+
+// -- the player -------------------------------------------------------------------
+function tune(id) {
+  if (id === state.tuned && player.wanted) {
+    player.pause();
+    return;
+  }
+  const s = station(id);
+  state.tuned = id;
+  heard.reset();
+  $("now-station").textContent = s.name;
+  const latest = state.latest.get(id);
+  show(id, latest ? latest.track : s.now_playing);
+  player.tune(s.stream.mp3);
+  openPanel(id);
+  if (!state.previous.has(id)) loadPrevious(id);
+}
+
+async function loadPrevious(id) {
+  const detail = await getJSON(`/api/stations/${encodeURIComponent(id)}`).catch(() => null);
+  const previous = detail?.recent?.[1];
+  if (previous && !state.previous.has(id)) state.previous.set(id, previous);
+}
+
+function tuneBy(step) {
+  if (!state.stations.length) return;
+  const at = state.stations.findIndex((s) => s.id === state.tuned);
+  const next = state.stations[(at + step + state.stations.length) % state.stations.length];
+  tune(next.id);
+}
+
+player.addEventListener("connect", () => {
+  const s = station(state.tuned);
+  heard.connected((state.burstBytes * 8) / (s.bitrate * 1000));
+  state.awaitingPlay = true;
+});
+
+player.addEventListener("state", ({ detail }) => {
+  const words = {
+    connecting: "Connecting…",
+    playing: "Live",
+    buffering: "Buffering…",
+    reconnecting: `Stream lost; reconnecting in ${Math.round(detail.seconds ?? 0)} s`,
+    paused: "Paused",
+  };
+  $("player-status").textContent = words[detail.state] ?? "";
+  $("player-status").dataset.state = detail.state;
+  if (detail.state === "playing" && state.awaitingPlay) {
+    state.awaitingPlay = false;
+    const latest = state.latest.get(state.tuned);
+    if (latest) heard.tunedIn(latest.track, behindNow(latest), state.previous.get(state.tuned));
+  }
+  markTuned();
+});
+
+// -- station panel and track details ------------------------------------------------
+async function openPanel(id) {
+  const s = station(id);
+  if (!s) return;
+  state.panel = id;
+  $("panel").hidden = false;
+  $("panel-name").textContent = s.name;
+  $("panel-genre").textContent = s.genre;
+  $("panel-description").textContent = s.description;
+  const detail = await getJSON(`/api/stations/${encodeURIComponent(id)}`).catch(() => null);
+  if (state.panel !== id || !detail) return;
+  state.recent = detail.recent ?? [];
+  // The tuned station's list starts at what the listener hears, not the server's newest.
+  const shown = Number($("now-title").dataset.track);
+  if (id === state.tuned && shown && state.recent[0]?.id !== shown) {
+    const at = state.recent.findIndex((t) => t.id === shown);
+    if (at > 0) state.recent = state.recent.slice(at);
+  }
+  renderRecent();
+}
+
+function renderRecent() {
+  $("recent").replaceChildren(
+    ...state.recent.map((t, index) =>
+      el(
+        "li",
+        {},
+        el(
+          "button",
+          { type: "button", class: "recent-track", onclick: () => openTrack(t.id) },
+          el("span", { class: "recent-title", text: t.title }),
+          el("span", {
+            class: "recent-meta",
+            text: `${index === 0 ? "now · " : ""}${formatDuration(t.duration)} · ${new Date(t.started_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`,
+          }),
+        ),
+      ),
+    ),
+  );
+}
+
+async function openTrack(id) {
+  let track;
+  try {
+    track = await getJSON(`/api/tracks/${encodeURIComponent(id)}`);
+  } catch (error) {
+    $("player-status").textContent = `Track ${id}: ${error.message}`;
+    return;
+  }
+  $("track-title").textContent = track.title;
+  $("track-station").textContent = station(track.station)?.name ?? track.station;
+  $("track-prompt").textContent = track.prompt;
+  $("track-duration").textContent = formatDuration(track.duration);
+  $("track-created").textContent = formatWhen(track.created_at);
+  $("track-model").textContent = `${track.generator} (${track.model}), seed ${track.seed}`;
+  $("track-plays").textContent = String(track.plays);
+  $("track-download").href = track.audio_url;
+  const dialog = $("track-dialog");
+  if (!dialog.open) dialog.showModal();
+  history.replaceState(null, "", `#track=${track.id}`);
+}
+
+$("track-dialog").addEventListener("close", () => history.replaceState(null, "", location.pathname));
+$("panel-close").addEventListener("click", () => {
+  $("panel").hidden = true;
+  state.panel = null;
+});
+$("now-title").addEventListener("click", (event) => {
+  const id = event.currentTarget.dataset.track;
+  if (id) openTrack(id);
+});
+
+// -- controls -------------------------------------------------------------------------
+$("play").addEventListener("click", () => {
+  if (state.tuned) player.toggle();
+});
+$("volume").value = String(player.volume);
+$("volume").addEventListener("input", (event) => player.setVolume(Number(event.target.value)));
+
+document.addEventListener("keydown", (event) => {
+  const typing = event.target.closest("input, textarea, select, button, a, [contenteditable]");
+  if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
+  if ((event.key === " " || event.key === "k") && state.tuned) {
+    event.preventDefault();
+    player.toggle();
+  } else if (event.key === "ArrowUp" || event.key === "ArrowDown") {
+    event.preventDefault();
+    player.setVolume(player.volume + (event.key === "ArrowUp" ? 0.05 : -0.05));
+    $("volume").value = String(player.volume);
+  }
+});
+
+if ("mediaSession" in navigator) {
+  const actions = {
+    play: () => player.resume(),
+    pause: () => player.pause(),
+    stop: () => player.pause(),
+    nexttrack: () => tuneBy(1),
+    previoustrack: () => tuneBy(-1),
+  };
+  for (const [action, handler] of Object.entries(actions)) {
+    try {
+      navigator.mediaSession.setActionHandler(action, handler);
+    } catch {
+      // an action this browser does not know
+    }
+  }
+}
+
+// -- live updates ---------------------------------------------------------------------
+function setLive(live) {
+  $("live").classList.toggle("up", live);
+  $("live-text").textContent = live ? "Live updates" : "Reconnecting…";
+}
+
+async function refreshLineup() {
+  const body = await getJSON("/api/stations").catch(() => null);
+  if (body) renderStations(body.stations);
+}
+
+function listen() {
+  // EventSource reconnects by itself (the server asks for 2 s); each connect starts with hello.
+  const source = new EventSource("/api/events");
+  source.addEventListener("hello", (event) => {
+    const hello = JSON.parse(event.data);
+    state.burstBytes = hello.burst_bytes ?? state.burstBytes;
+    renderStations(hello.stations);
+    for (const track of hello.tracks) noteTrack(track, false);
+    setLive(true);
+  });
+  source.addEventListener("track", (event) => noteTrack(JSON.parse(event.data), true));
+  source.addEventListener("listeners", (event) => {
+    for (const [id, count] of Object.entries(JSON.parse(event.data))) {
+      const node = cardFor(id);
+      if (node) node.querySelector(".listeners").textContent = listenersText(count);
+    }
+  });
+  source.addEventListener("lineup", refreshLineup);
+  source.addEventListener("open", () => setLive(true));
+  source.addEventListener("error", () => setLive(false));
+}
+
+visualize($("visualizer"), player);
+refreshLineup();
+listen();
+const deepLink = location.hash.match(/^#track=(\d+)$/);
+if (deepLink) openTrack(deepLink[1]);

@@ -1,0 +1,138 @@
+// One <audio> element on a station's mount: play, pause, volume, an analyser for the
+// visualizer, and reconnection with growing pauses when the stream drops.
+
+const MAX_RETRY_SECONDS = 30;
+const STALL_SECONDS = 8; // buffering this long on a live stream means the connection is gone
+const STABLE_SECONDS = 10; // playing this long resets the back-off
+
+export class StreamPlayer extends EventTarget {
+  constructor(audio) {
+    super();
+    this.audio = audio;
+    this.url = null;
+    this.wanted = false;
+    this.attempt = 0;
+    this.timers = {};
+    this.graph = null;
+    this.volume = Number(localStorage.getItem("radio.volume") ?? 0.8);
+    for (const type of ["playing", "waiting", "error", "ended", "stalled"]) {
+      audio.addEventListener(type, (event) => this.onAudio(event));
+    }
+  }
+
+  get playing() {
+    return this.wanted && !this.audio.paused;
+  }
+
+  get analyser() {
+    return this.graph ? this.graph.analyser : null;
+  }
+
+  tune(url) {
+    this.url = url;
+    this.resume();
+  }
+
+  resume() {
+    if (!this.url) return;
+    this.wanted = true;
+    this.attempt = 0;
+    this.connect();
+  }
+
+  // Pausing live radio drops the connection: resuming should be live, not
+  // minutes late, and the server would cut a listener that stops reading anyway.
+  pause() {
+    this.wanted = false;
+    this.clearTimers();
+    this.audio.pause();
+    this.audio.removeAttribute("src");
+    this.audio.load();
+    this.emit("state", { state: "paused" });
+  }
+
+  toggle() {
+    if (this.wanted) this.pause();
+    else this.resume();
+  }
+
+  setVolume(value) {
+    this.volume = Math.min(1, Math.max(0, value));
+    localStorage.setItem("radio.volume", String(this.volume));
+    if (this.graph) this.graph.gain.gain.setTargetAtTime(this.volume, this.graph.context.currentTime, 0.02);
+    else this.audio.volume = this.volume;
+  }
+
+  connect() {
+    this.clearTimers();
+    this.ensureGraph();
+    // A fresh URL each time: a reconnect must never be answered from a cache.
+    this.audio.src = `${this.url}?connect=${Date.now()}`;
+    this.emit("connect");
+    this.emit("state", { state: "connecting" });
+    this.audio.play().catch((error) => {
+      if (error.name === "NotAllowedError") this.pause(); // autoplay refused: wait for a click
+    });
+  }
+
+  retry(reason) {
+    if (!this.wanted) return;
+    this.clearTimers();
+    const seconds = Math.min(MAX_RETRY_SECONDS, 2 ** this.attempt) * (0.8 + Math.random() * 0.4);
+    this.attempt += 1;
+    this.emit("state", { state: "reconnecting", seconds, reason });
+    this.timers.retry = setTimeout(() => this.connect(), seconds * 1000);
+  }
+
+  onAudio(event) {
+    if (!this.wanted) return;
+    switch (event.type) {
+      case "playing":
+        clearTimeout(this.timers.stall);
+        this.timers.stable = setTimeout(() => (this.attempt = 0), STABLE_SECONDS * 1000);
+        this.emit("state", { state: "playing" });
+        break;
+      case "waiting":
+      case "stalled":
+        clearTimeout(this.timers.stall);
+        this.timers.stall = setTimeout(() => this.retry("stalled"), STALL_SECONDS * 1000);
+        this.emit("state", { state: "buffering" });
+        break;
+      case "error":
+      case "ended":
+        this.retry(event.type);
+        break;
+    }
+  }
+
+  // The analyser sits before the gain, so the visualizer moves even at low volume.
+  ensureGraph() {
+    if (this.graph) {
+      if (this.graph.context.state === "suspended") this.graph.context.resume();
+      return;
+    }
+    if (this.graph === false || !window.AudioContext) {
+      this.graph = false;
+      this.audio.volume = this.volume;
+      return;
+    }
+    const context = new AudioContext();
+    const source = context.createMediaElementSource(this.audio);
+    const analyser = context.createAnalyser();
+    analyser.fftSize = 128;
+    analyser.smoothingTimeConstant = 0.75;
+    const gain = context.createGain();
+    gain.gain.value = this.volume;
+    source.connect(analyser).connect(gain).connect(context.destination);
+    this.graph = { context, analyser, gain };
+  }
+
+  clearTimers() {
+    for (const timer of Object.values(this.timers)) clearTimeout(timer);
+    this.timers = {};
+  }
+
+  emit(type, detail = {}) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
