@@ -78,3 +78,13 @@ def test_channel_layouts() -> None:
     np.testing.assert_allclose(to_channels(wide)[:, 0], mono[:, 0] / 3, atol=1e-7)
     same = tone(440, PLAYOUT_RATE, 0.1, channels=2)
     assert to_playout(same, PLAYOUT_RATE) is same  # already in playout format: untouched
+
+
+def test_the_top_of_musicgen_band_survives_without_images() -> None:
+    # MusicGen's codec has content up to about 15 kHz: keep it, and keep its mirror
+    # images (17-18 kHz at 44.1 kHz) inaudible.
+    for hz in (14000.0, 15000.0):
+        out = resample(tone(hz, MUSICGEN_RATE, 2.0), MUSICGEN_RATE)[:, 0]
+        middle = out[PLAYOUT_RATE // 2 : PLAYOUT_RATE // 2 + PLAYOUT_RATE]
+        assert level_db(middle) == pytest.approx(level_db(tone(hz, MUSICGEN_RATE)), abs=1.5)
+        assert band_db(middle, PLAYOUT_RATE, 16500, 22050) < -90
