@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import soundfile
@@ -23,7 +24,7 @@ from radio.audio import PLAYOUT_CHANNELS, PLAYOUT_RATE
 from radio.audio.crossfade import crossfade
 from radio.backlog import Backlog
 from radio.broadcast import Broadcast
-from radio.catalog import CatalogWriter
+from radio.catalog import Catalog, CatalogWriter
 from radio.encoder import Mp3Encoder
 from radio.generators.base import Samples
 from radio.prepare import Track
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 CHUNK_SECONDS = 0.25
 LEAD_SECONDS = 0.5  # rendered ahead of the wall clock, so a busy loop never underruns
 FETCH_AHEAD_SECONDS = 8.0  # open the next track this long before the crossfade starts
+REPLAY_AT_SECONDS = 1.0  # fall back to a replay this long before the crossfade
 MAX_CATCH_UP_SECONDS = 5.0  # after a long stall, skip rather than flood listeners
 
 
@@ -82,6 +84,14 @@ class Mixer:
         self._fading = False
         limit = min(cur.remaining, cur.frames // 2) if cur else 0
         self._overlap = max(0, min(self.crossfade_frames, limit, reader.frames // 2))
+
+    def unqueue(self) -> Track | None:
+        """Take back the next track if its crossfade has not begun; returns it."""
+        if self.next is None or self._fading:
+            return None
+        reader, self.next = self.next, None
+        reader.close()
+        return reader.track
 
     def cut_short(self) -> None:
         """End the current track after one crossfade starting now (an operator's skip)."""
@@ -162,6 +172,7 @@ class Playout:
         self.started_at = time.time()
         self.skip_requested = False
         self._opening: Track | None = None  # taken from the backlog, not yet in the mixer
+        self._unqueue_requested = False
 
     @property
     def artist(self) -> str:
@@ -188,6 +199,11 @@ class Playout:
         self.mixer.crossfade_frames = int(station.crossfade_seconds * PLAYOUT_RATE)
         self.station = station
 
+    def unqueue(self) -> None:
+        """Give back the track queued for the next crossfade, if it has not started
+        (an operator's "apply now": the new sound must arrive within one track)."""
+        self._unqueue_requested = True
+
     def skip(self) -> None:
         """Cut to the next track with a crossfade starting now."""
         self.skip_requested = True
@@ -207,11 +223,15 @@ class Playout:
                     clock, sent = loop.time(), 0
                     due = int(LEAD_SECONDS * PLAYOUT_RATE)
                 if due > 0:
-                    data, marks, starts = await asyncio.to_thread(self._render_encoded, due)
+                    data, marks, starts, given_back = await asyncio.to_thread(
+                        self._render_encoded, due
+                    )
                     self.broadcast.publish(data, marks)
                     sent += due
                     for _, track in starts:
                         await self._on_air(track)
+                    if given_back is not None:
+                        await self.catalog.run(partial(Catalog.discard, track_ids=[given_back.id]))
                 await asyncio.sleep(CHUNK_SECONDS)
         finally:
             self.mixer.close()
@@ -219,9 +239,16 @@ class Playout:
 
     def _render_encoded(
         self, frames: int
-    ) -> tuple[bytes, list[tuple[int, str]], list[tuple[int, Track]]]:
+    ) -> tuple[bytes, list[tuple[int, str]], list[tuple[int, Track]], Track | None]:
         """Worker thread: mix, then encode in pieces split where tracks start, so each
-        start maps to the byte offset where its audio begins in the MP3 stream."""
+        start maps to the byte offset where its audio begins in the MP3 stream.
+
+        Operator requests are applied here, between renders, so the mixer is only
+        ever touched by this thread while a render could be running."""
+        given_back = None
+        if self._unqueue_requested:
+            self._unqueue_requested = False
+            given_back = self.mixer.unqueue()
         if self.skip_requested and self.mixer.next:
             self.skip_requested = False
             self.mixer.cut_short()
@@ -234,12 +261,16 @@ class Playout:
             marks.append((len(data), self.stream_title(track)))
             cut = index
         data += self.encoder.encode(samples[cut:])
-        return bytes(data), marks, starts
+        return bytes(data), marks, starts, given_back
 
     async def _fetch_next(self) -> None:
         if self.mixer.next is not None:
             return
-        lead = self.station.crossfade_seconds + FETCH_AHEAD_SECONDS
+        # A fresh track is queued well ahead; a replay only at the last moment, so a
+        # track still being generated (after "apply now", say) gets every chance.
+        fresh = self.backlog.peek(self.station.id) is not None
+        ahead = FETCH_AHEAD_SECONDS if fresh else REPLAY_AT_SECONDS
+        lead = self.station.crossfade_seconds + ahead
         if (
             self.mixer.current is not None
             and self.mixer.seconds_left > lead

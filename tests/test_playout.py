@@ -62,3 +62,15 @@ def test_cut_short_starts_the_crossfade_now(tmp_path: Path) -> None:
     assert [t.id for _, t in starts] == [b.id]
     audio, _ = mixer.render(PLAYOUT_RATE)
     assert dominant_hz(audio[-4410:]) == pytest.approx(tone_hz(900), abs=15)
+
+
+def test_unqueue_gives_back_the_next_track_until_its_crossfade_starts(tmp_path: Path) -> None:
+    a, b = make_track(tmp_path, 100), make_track(tmp_path, 900)
+    mixer = Mixer(crossfade_seconds=0.5)
+    mixer.queue(TrackReader(a))
+    mixer.render(4410)
+    mixer.queue(TrackReader(b))
+    assert mixer.unqueue() == b and mixer.next is None
+    mixer.queue(TrackReader(b))
+    mixer.render(round((a.duration - 0.3) * PLAYOUT_RATE))  # into the crossfade
+    assert mixer.unqueue() is None and mixer.next is not None

@@ -124,3 +124,27 @@ async def test_errors_are_json_with_the_right_status(start_server: StartServer) 
         response = await client.get(path)
         assert response.status == status, path
         assert set(await response.json()) == {"error"}, path
+
+
+async def test_apply_now_drops_the_backlog_and_the_queued_track(start_server: StartServer) -> None:
+    _, radio = await start_server(short_lineup(track_seconds=6, backlog_minutes=0.4))
+    await on_air(radio)
+    playout = radio.station("jazz").playout
+    for _ in range(100):
+        if playout.mixer.next is not None and radio.backlog.queued("jazz"):
+            break
+        await asyncio.sleep(0.1)
+    queued = playout.mixer.next
+    assert queued is not None
+    waiting = {t.id for t in radio.backlog.queued("jazz")} | {queued.track.id}
+    await radio.drop_backlog("jazz")
+    for _ in range(50):
+        if playout.mixer.next is None or playout.mixer.next.track.id not in waiting:
+            break
+        await asyncio.sleep(0.1)
+    assert playout.mixer.next is None or playout.mixer.next.track.id not in waiting
+    await asyncio.sleep(0.5)
+    rows = await radio.catalog.run(lambda c: c.tracks("jazz", 100))
+    discarded = {r["id"] for r in rows if r["discarded_at"]}
+    assert discarded == waiting
+    assert not waiting & {r["id"] for r in await radio.catalog.run(lambda c: c.unplayed())}

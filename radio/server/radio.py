@@ -129,6 +129,9 @@ class Radio:
     async def drop_backlog(self, station_id: str) -> int:
         """Discard the station's unplayed tracks so new settings are heard within one track."""
         dropped = self.backlog.drop(station_id)
+        on_air = self.on_air.get(station_id)
+        if on_air is not None:
+            on_air.playout.unqueue()  # and the one queued for the next crossfade
         ids = [t.id for t in dropped]
         if ids:
             await self.catalog.run(lambda c: c.discard(ids))
