@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -173,6 +174,7 @@ class Playout:
         self.skip_requested = False
         self._opening: Track | None = None  # taken from the backlog, not yet in the mixer
         self._unqueue_requested = False
+        self._mixing = threading.Lock()  # held by the worker thread while it renders
 
     @property
     def artist(self) -> str:
@@ -234,8 +236,14 @@ class Playout:
                         await self.catalog.run(partial(Catalog.discard, track_ids=[given_back.id]))
                 await asyncio.sleep(CHUNK_SECONDS)
         finally:
-            self.mixer.close()
+            # A cancelled await leaves its render running on the worker thread: close
+            # the files under the same lock, never under its feet.
+            await asyncio.to_thread(self._close_mixer)
             await self._end_play()
+
+    def _close_mixer(self) -> None:
+        with self._mixing:
+            self.mixer.close()
 
     def _render_encoded(
         self, frames: int
@@ -245,6 +253,12 @@ class Playout:
 
         Operator requests are applied here, between renders, so the mixer is only
         ever touched by this thread while a render could be running."""
+        with self._mixing:
+            return self._render_locked(frames)
+
+    def _render_locked(
+        self, frames: int
+    ) -> tuple[bytes, list[tuple[int, str]], list[tuple[int, Track]], Track | None]:
         given_back = None
         if self._unqueue_requested:
             self._unqueue_requested = False
