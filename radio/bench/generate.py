@@ -9,7 +9,6 @@ token ids to waveform. Prints a table and saves JSON.
 
 from __future__ import annotations
 
-import json
 import platform
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from typing import Any
 
 import click
 
+from radio.bench.report import save
 from radio.generators.base import GenerationRequest
 
 # Decoder sizes of facebook/musicgen-{small,medium,large}; all use t5-base text
@@ -135,11 +135,7 @@ def generate_command(
         raise click.ClickException(
             f"{exc}: install the extra with pip install -e '.[musicgen]'"
         ) from exc
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=2) + "\n")
-    for line in table(report):
-        click.echo(line)
-    click.echo(f"saved {output}")
+    save(report, output, table(report))
 
 
 def run_benchmark(

@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,11 @@ def machine() -> dict[str, Any]:
     }
 
 
-def save(result: dict[str, Any], output: Path) -> None:
+def save(result: dict[str, Any], output: Path, summary: Iterable[str] | None = None) -> None:
+    """Write the JSON; print the summary lines, or the JSON itself when there are none."""
     output.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(result, indent=2, sort_keys=False)
+    text = json.dumps(result, indent=2)
     output.write_text(text + "\n")
-    click.echo(text)
+    for line in text.splitlines() if summary is None else summary:
+        click.echo(line)
     click.echo(f"saved {output}", err=True)

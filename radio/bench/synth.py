@@ -13,7 +13,6 @@ gives CPU seconds per wall second so a reader can check it stayed near 1.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
@@ -27,6 +26,7 @@ import click
 import numpy as np
 import scipy
 
+from radio.bench.report import save
 from radio.generators.base import GenerationRequest
 from radio.generators.synth import SynthGenerator
 from radio.prompts import concrete_prompt
@@ -70,11 +70,7 @@ def synth_command(
     with _one_cpu(pin) as pinned:
         report = run_benchmark(config.stations, seconds, tracks, seed)
     report["machine"]["pinned_to_cpu"] = pinned
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=2) + "\n")
-    for line in table(report):
-        click.echo(line)
-    click.echo(f"saved {output}")
+    save(report, output, table(report))
 
 
 def run_benchmark(
