@@ -8,9 +8,8 @@ from typing import Any
 
 from tests.conftest import REPO, StartServer, short_lineup
 
-REFERENCE = json.loads(
-    (REPO.parent / "shared/reference/icecast-2.4.4-status-json.json").read_text()
-)
+# What a real Icecast 2.4.4 served as status-json.xsl (recorded in shared/reference).
+REFERENCE = json.loads((REPO / "tests/fixtures/icecast-2.4.4-status-json.json").read_text())
 
 
 async def on_air(radio: Any, seconds: float = 15.0) -> None:
