@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -125,9 +126,21 @@ class Catalog:
     def migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self.db.conn:
+            with self.transaction():
                 step(self.db)
                 self.db.execute(f"PRAGMA user_version = {number}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing. The connection autocommits (isolation_level=None), so
+        `with conn:` alone would not group statements: BEGIN explicitly."""
+        self.db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     def close(self) -> None:
         self.db.close()
@@ -200,7 +213,7 @@ class Catalog:
 
     def discard(self, track_ids: list[int]) -> None:
         now = utcnow()
-        with self.db.conn:
+        with self.transaction():
             for track_id in track_ids:
                 self.db["tracks"].update(track_id, {"discarded_at": now})  # type: ignore[union-attr]
 
