@@ -27,6 +27,7 @@ class Lagging(Exception):
 class Listener:
     cursor: int
     drop: Callable[[], None]  # closes the listener's connection
+    session: str | None = None
     dropped: bool = field(default=False)
 
 
@@ -43,6 +44,9 @@ class Broadcast:
         self._mark_titles: list[str] = []
         self._published = asyncio.Event()
         self.listeners: set[Listener] = set()
+        # A player's session id -> the stream byte its connection started at, so a web
+        # page can place a track's start (a byte offset) on its audio element's clock.
+        self.sessions: dict[str, int] = {}
         self.peak_listeners = 0
         self.closed = False
 
@@ -72,20 +76,24 @@ class Broadcast:
     def tail(self) -> int:
         return self._chunks[0][0] if self._chunks else self.head
 
-    def join(self, drop: Callable[[], None]) -> Listener:
+    def join(self, drop: Callable[[], None], session: str | None = None) -> Listener:
         """A new listener, positioned a burst back at a chunk (hence MP3 frame) boundary."""
         start = self.head
         for offset, _ in reversed(self._chunks):
             if self.head - offset > self.burst:
                 break
             start = offset
-        listener = Listener(cursor=start, drop=drop)
+        listener = Listener(cursor=start, drop=drop, session=session)
+        if session:
+            self.sessions[session] = start
         self.listeners.add(listener)
         self.peak_listeners = max(self.peak_listeners, len(self.listeners))
         return listener
 
     def leave(self, listener: Listener) -> None:
         self.listeners.discard(listener)
+        if listener.session:
+            self.sessions.pop(listener.session, None)
 
     async def read(self, listener: Listener) -> bytes:
         """Bytes from the listener's cursor to the head, waiting for new ones if needed."""
@@ -130,5 +138,5 @@ class Broadcast:
         for listener in list(self.listeners):
             if self.head - listener.cursor > self.queue_limit and not listener.dropped:
                 listener.dropped = True
-                self.listeners.discard(listener)
+                self.leave(listener)
                 listener.drop()

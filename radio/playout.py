@@ -150,6 +150,7 @@ class Mixer:
 class NowPlaying:
     track: Track
     started: float  # wall-clock epoch seconds when its first audio was published
+    offset: int = 0  # stream byte where its audio begins (its ICY mark)
     play_id: int | None = None
 
 
@@ -228,10 +229,12 @@ class Playout:
                     data, marks, starts, given_back = await asyncio.to_thread(
                         self._render_encoded, due
                     )
+                    base = self.broadcast.head
                     self.broadcast.publish(data, marks)
                     sent += due
-                    for _, track in starts:
-                        await self._on_air(track)
+                    # One mark per start, in order: the mark is the start's byte offset.
+                    for (index, _), (_, track) in zip(marks, starts, strict=True):
+                        await self._on_air(track, base + index)
                     if given_back is not None:
                         await self.catalog.run(partial(Catalog.discard, track_ids=[given_back.id]))
                 await asyncio.sleep(CHUNK_SECONDS)
@@ -308,9 +311,9 @@ class Playout:
             self._opening = None
         self.mixer.queue(reader)
 
-    async def _on_air(self, track: Track) -> None:
+    async def _on_air(self, track: Track, offset: int) -> None:
         await self._end_play()
-        self.now = NowPlaying(track=track, started=time.time())
+        self.now = NowPlaying(track=track, started=time.time(), offset=offset)
         listeners = self.listeners()
         self.now.play_id = await self.catalog.run(
             lambda c: c.start_play(track.id, self.station.id, listeners)

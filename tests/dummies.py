@@ -34,7 +34,10 @@ class ToneGenerator:
         out = []
         for r in requests:
             t = np.arange(int(r.seconds * RATE), dtype=np.float32) / RATE
-            wave = 0.3 * np.sin(2 * np.pi * tone_hz(r.seed) * t, dtype=np.float32)
+            # The phase comes from the whole seed, so two seeds that share a pitch still
+            # make different audio (the catalog refuses exact repeats).
+            phase = (r.seed % 9973) / 9973 * 2 * np.pi
+            wave = 0.3 * np.sin(2 * np.pi * tone_hz(r.seed) * t + phase, dtype=np.float32)
             out.append(
                 GeneratedAudio(r, wave[:, None].astype(np.float32), RATE, {"hz": tone_hz(r.seed)})
             )

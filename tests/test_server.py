@@ -147,3 +147,29 @@ async def test_apply_now_drops_the_backlog_and_the_queued_track(start_server: St
     discarded = {r["id"] for r in rows if r["discarded_at"]}
     assert discarded == waiting
     assert not waiting & {r["id"] for r in await radio.catalog.run(lambda c: c.unplayed())}
+
+
+async def test_a_session_places_track_starts_on_the_players_clock(
+    start_server: StartServer,
+) -> None:
+    client, radio = await start_server(short_lineup(track_seconds=3))
+    await on_air(radio)
+    url = "/stream/jazz.mp3?session=test-session-1"
+    async with client.get(url) as stream:
+        await stream.content.readexactly(1000)
+        found = await (await client.get("/api/stations/jazz/sessions/test-session-1")).json()
+        playout = radio.station("jazz").playout
+        assert playout.now is not None
+        assert found["byte_rate"] == 16000
+        assert 0 < radio.station("jazz").broadcast.head - found["start"] <= 64 * 1024
+        assert (
+            radio.station("jazz")
+            .broadcast.title_at(playout.now.offset)
+            .endswith(playout.now.track.title)
+        )
+    for _ in range(20):  # the session is forgotten once its connection is gone
+        response = await client.get("/api/stations/jazz/sessions/test-session-1")
+        if response.status == 404:
+            break
+        await asyncio.sleep(0.1)
+    assert response.status == 404

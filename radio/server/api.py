@@ -115,6 +115,17 @@ async def tracks(request: web.Request) -> web.Response:
     return web.json_response({"tracks": rows, "next_before": next_before}, headers=CORS)
 
 
+async def session(request: web.Request) -> web.Response:
+    """Where a player's connection started in the stream: with a track's `offset` (from
+    the events) it puts the track's start on the audio element's clock, exactly."""
+    on_air = request.app[RADIO].station(request.match_info["station"])
+    start = on_air.broadcast.sessions.get(request.match_info["session"])
+    if start is None:
+        raise NotFound("no connection with that session on this mount")
+    body = {"start": start, "byte_rate": on_air.station.bitrate * 125}
+    return web.json_response(body, headers=CORS)
+
+
 async def _track_row(request: web.Request) -> dict[str, Any]:
     track_id = _path_id(request)
     return await request.app[RADIO].catalog.run(lambda c: c.track(track_id))

@@ -59,6 +59,10 @@ def track_event(on_air: OnAir) -> dict[str, Any] | None:
             "duration": round(track.duration, 3),
         },
         "started_at": playing.started,
+        # The exact place: the stream byte where the track's audio begins, and the
+        # mount's bytes per second (CBR), for players that know their session's start.
+        "offset": playing.offset,
+        "byte_rate": on_air.station.bitrate * 125,
         "behind": round(max(0.0, behind), 3),
     }
 

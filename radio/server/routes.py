@@ -19,6 +19,7 @@ def setup_routes(app: web.Application) -> None:
     # JSON API
     r.add_get("/api/stations", api.stations)
     r.add_get("/api/stations/{station}", api.station)
+    r.add_get("/api/stations/{station}/sessions/{session}", api.session)
     r.add_get("/api/tracks", api.tracks)
     r.add_get("/api/tracks/{id}", api.track)
     r.add_get("/api/tracks/{id}/audio", api.track_audio)

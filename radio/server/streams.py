@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from email.utils import formatdate
@@ -15,6 +16,7 @@ from radio.server.keys import RADIO
 from radio.server.radio import OnAir
 
 SEND_BUFFER_BYTES = 64 * 1024
+SESSION = re.compile(r"[A-Za-z0-9_-]{8,64}")  # a player's own id for its connection
 SERVER_ID = "AI Radio 0.1 (Icecast 2.4 compatible)"
 ICY_HEADERS = (
     "icy-name",
@@ -80,7 +82,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
         if transport is not None:
             transport.abort()
 
-    listener = broadcast.join(drop)
+    session = request.query.get("session")
+    listener = broadcast.join(drop, session if session and SESSION.fullmatch(session) else None)
     icy = IcyInterleaver(broadcast.title_at) if want_meta else None
     try:
         while True:
