@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,7 +115,10 @@ class Scheduler:
 
     # -- doing ----------------------------------------------------------------
     async def fill(self) -> None:
-        """One tick: if the generator is idle, hand it the next batch."""
+        """One tick: if the generator is idle, hand it the next batch and return.
+
+        The tick itself stays short; the batch runs as a task of its own, so the
+        interval job never overlaps itself however long generation takes."""
         if self._busy:
             return
         batch = [self.request_for(s) for s in self.plan()]
@@ -124,11 +127,23 @@ class Scheduler:
         self._busy = True
         for item in batch:
             self._add_pending(item.request.station, item.request.seconds)
+        self._spawn(self._run(batch))
+
+    async def settle(self) -> None:
+        """Wait until every batch in flight has been generated and prepared."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _run(self, batch: list[Pending]) -> None:
         try:
             results = await self._generate(batch)
         finally:
             self._busy = False
-        task = asyncio.create_task(self._prepare_all(batch, results))
+        # Preparing this batch overlaps generating the next one.
+        self._spawn(self._prepare_all(batch, results))
+
+    def _spawn(self, work: Coroutine[None, None, None]) -> None:
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
@@ -53,7 +52,7 @@ async def test_one_batch_serves_several_stations_and_fills_the_backlog(tmp_path:
     generator = ToneGenerator(max_batch=3)
     s = scheduler(tmp_path, generator, {})
     await s.fill()
-    await asyncio.gather(*s._tasks)
+    await s.settle()
     assert len(generator.calls) == 1
     assert sorted(r.station for r in generator.calls[0]) == ["folk", "jazz", "metal"]
     for station in ("jazz", "metal", "folk"):
@@ -70,7 +69,7 @@ async def test_a_failing_generator_is_logged_and_counted(
     s = scheduler(tmp_path, ToneGenerator(fail=True), {})
     with caplog.at_level(logging.ERROR):
         await s.fill()
-        await asyncio.gather(*s._tasks)
+        await s.settle()
     assert "generation failed" in caplog.text and "broken on purpose" in caplog.text
     assert all(s.stats[sid].failed == 1 for sid in ("jazz", "metal", "folk"))
     assert s.ahead("jazz") == 0.0  # nothing left counted as in flight
