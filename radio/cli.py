@@ -39,6 +39,8 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
             ("device", str),
             ("dtype", click.Choice(["float32", "float16", "bfloat16"])),
             ("guidance_scale", float),
+            ("top_k", click.IntRange(1, 2048)),
+            ("temperature", click.FloatRange(0.01, 10.0)),
         ]
     ):
         func = _option(name, type=kind)(func)
@@ -69,6 +71,8 @@ def _generator(settings: Settings) -> tuple[Generator, str]:
             device=settings.device,
             dtype=settings.dtype,
             guidance_scale=settings.guidance_scale,
+            top_k=settings.top_k,
+            temperature=settings.temperature,
         )
     except RadioError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -35,6 +35,8 @@ class Settings:
         "", "MusicGen precision (float32, float16, bfloat16); empty picks per device."
     )
     guidance_scale: float = setting(3.0, "MusicGen classifier-free guidance scale (1 disables it).")
+    top_k: int = setting(250, "MusicGen sampling: keep the k most likely tokens at each step.")
+    temperature: float = setting(1.0, "MusicGen sampling temperature.")
     admin_token: str = setting(
         "", "Token for the operator console and its API; empty disables them."
     )
