@@ -203,6 +203,9 @@ def test_listener_page_plays_and_shows_the_title_it_is_playing(server: str, open
     page.locator(".station .tune").first.click()
     page.wait_for_function("document.getElementById('audio').currentTime > 1", timeout=20_000)
     start = page.evaluate("document.getElementById('audio').currentTime")
+    # Each connection names its own session, which places track starts on its clock.
+    src = page.evaluate("document.getElementById('audio').src")
+    assert re.search(r"/stream/jazz\.mp3\?session=[A-Za-z0-9_-]{8,64}$", src), src
     first_title = page.locator("#now-title").text_content()
     page.wait_for_timeout((3 * TRACK_SECONDS + 1) * 1000)  # several track changes
     assert (

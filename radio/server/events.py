@@ -6,14 +6,14 @@ track, `listeners` when counts change and `lineup` when stations go on or off
 air. The hub watches playout a few times a second rather than hooking into it:
 playout's loop stays the one thing that can never be slowed by a listener.
 
-"Title changes when the listener hears it": a `track` event carries `behind`,
-how many seconds of stream audio the new track's first byte already lies behind
-the live edge (the broadcast head) when the event is sent. A new listener gets
-`burst_bytes` (in `hello`) of recent audio and then the broadcast, paced by the
-wall clock, so in its <audio> element the live edge is at media time
-`burst + seconds since connecting`; the new track starts at that minus `behind`,
-and the page switches the title when `currentTime` reaches it: after the burst
-and its start-up buffering, later still if playback stalls. See web/js/heard.js.
+"Title changes when the listener hears it": a `track` event carries `offset`, the
+stream byte where the track's audio begins, and the mount's `byte_rate`. A player
+that opens the mount with `?session=<id>` can ask /api/stations/<station>/sessions/<id>
+for the byte its connection started at; the mount is CBR, so the track starts at
+media time `(offset - start) / byte_rate` on its audio element's clock, exactly,
+however the browser buffers or stalls (see web/js/heard.js). `behind`, seconds
+between the track's first byte and the live edge when the event is sent, is a
+wall-clock figure for clients without a session; it drifts when playback stalls.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import { visualize } from "./visualizer.js";
 
 const $ = (id) => document.getElementById(id);
 const RECENT_LIMIT = 20;
+const HISTORY_LIMIT = 4; // track starts kept per station: enough to cover a new listener's burst
 
 const audio = $("audio");
 const player = new StreamPlayer(audio);
@@ -14,16 +15,14 @@ const heard = new HeardClock(audio, (track) => show(state.tuned, track));
 
 const state = {
   stations: [], // summaries from the server, in lineup order
-  latest: new Map(), // station -> {track, behind, receivedAt}: what the server is playing
-  previous: new Map(), // station -> the track before `latest`
+  history: new Map(), // station -> recent [{track, offset}], oldest first: the last is on air
   tuned: null, // the station in the player
   panel: null, // the station whose recent tracks are open
   recent: [],
-  awaitingPlay: false,
-  burstBytes: 65536, // what the server sends a new listener at once; hello says
 };
 
 const station = (id) => state.stations.find((s) => s.id === id);
+const onAir = (id) => state.history.get(id)?.at(-1)?.track;
 const cardFor = (id) => document.querySelector(`.station[data-id="${CSS.escape(id)}"]`);
 const listenersText = (n) => (n === 1 ? "1 listening" : `${n} listening`);
 
@@ -32,8 +31,8 @@ function renderStations(stations) {
   state.stations = stations;
   $("stations").replaceChildren(...stations.map(card));
   for (const s of stations) {
-    if (s.now_playing && !state.latest.has(s.id)) show(s.id, s.now_playing);
-    else if (state.latest.has(s.id)) show(s.id, state.latest.get(s.id).track);
+    const heardHere = s.id === state.tuned ? heard.hearing?.track : null;
+    show(s.id, heardHere ?? onAir(s.id) ?? s.now_playing);
   }
   if (state.tuned && !station(state.tuned)) {
     player.pause();
@@ -132,19 +131,18 @@ function show(id, track) {
   }
 }
 
-// The server's view of a station changed; the tuned station's title waits until it is heard.
-function noteTrack(event, isChange) {
+// A station started a track; the tuned station's title waits until it is heard.
+function noteTrack(event) {
   const id = event.station;
-  const before = state.latest.get(id);
-  const same = before && before.track.id === event.track.id;
-  if (before && !same) state.previous.set(id, before.track);
-  state.latest.set(id, { track: event.track, behind: event.behind, receivedAt: performance.now() });
-  if (same && !isChange) return;
-  if (id === state.tuned && player.playing) heard.started(event.track, event.behind);
+  const history = state.history.get(id) ?? [];
+  const newest = history.at(-1);
+  if (newest && newest.offset === event.offset && newest.track.id === event.track.id) return;
+  history.push({ track: event.track, offset: event.offset });
+  if (history.length > HISTORY_LIMIT) history.shift();
+  state.history.set(id, history);
+  if (id === state.tuned && player.wanted) heard.started(event.track, event.offset);
   else show(id, event.track);
 }
-
-const behindNow = (latest) => latest.behind + (performance.now() - latest.receivedAt) / 1000;
 
 // -- the player -------------------------------------------------------------------
 function tune(id) {
@@ -154,19 +152,23 @@ function tune(id) {
   }
   const s = station(id);
   state.tuned = id;
-  heard.reset();
+  heard.stop();
   $("now-station").textContent = s.name;
-  const latest = state.latest.get(id);
-  show(id, latest ? latest.track : s.now_playing);
+  show(id, onAir(id) ?? s.now_playing);
   player.tune(s.stream.mp3);
   openPanel(id);
-  if (!state.previous.has(id)) loadPrevious(id);
+  if (state.history.get(id)?.length === 1) loadPrevious(id);
 }
 
+// Tuned in soon after the page loaded, we know only the track on air, but a new
+// listener's burst may begin with the end of the one before.
 async function loadPrevious(id) {
   const detail = await getJSON(`/api/stations/${encodeURIComponent(id)}`).catch(() => null);
-  const previous = detail?.recent?.[1];
-  if (previous && !state.previous.has(id)) state.previous.set(id, previous);
+  const [current, previous] = detail?.recent ?? [];
+  const history = state.history.get(id);
+  if (!previous || history?.[0].track.id !== current.id || history[0].offset === undefined) return;
+  history.unshift({ track: previous, offset: undefined });
+  if (id === state.tuned) heard.playedBefore(previous);
 }
 
 function tuneBy(step) {
@@ -176,10 +178,10 @@ function tuneBy(step) {
   tune(next.id);
 }
 
-player.addEventListener("connect", () => {
-  const s = station(state.tuned);
-  heard.connected((state.burstBytes * 8) / (s.bitrate * 1000));
-  state.awaitingPlay = true;
+player.addEventListener("connect", ({ detail }) => {
+  const id = state.tuned;
+  const url = `/api/stations/${encodeURIComponent(id)}/sessions/${detail.session}`;
+  heard.connected(url, state.history.get(id) ?? []);
 });
 
 player.addEventListener("state", ({ detail }) => {
@@ -192,10 +194,9 @@ player.addEventListener("state", ({ detail }) => {
   };
   $("player-status").textContent = words[detail.state] ?? "";
   $("player-status").dataset.state = detail.state;
-  if (detail.state === "playing" && state.awaitingPlay) {
-    state.awaitingPlay = false;
-    const latest = state.latest.get(state.tuned);
-    if (latest) heard.tunedIn(latest.track, behindNow(latest), state.previous.get(state.tuned));
+  if (detail.state === "paused") {
+    heard.stop();
+    show(state.tuned, onAir(state.tuned));
   }
   markTuned();
 });
@@ -325,12 +326,11 @@ function listen() {
   const source = new EventSource("/api/events");
   source.addEventListener("hello", (event) => {
     const hello = JSON.parse(event.data);
-    state.burstBytes = hello.burst_bytes ?? state.burstBytes;
     renderStations(hello.stations);
-    for (const track of hello.tracks) noteTrack(track, false);
+    for (const track of hello.tracks) noteTrack(track);
     setLive(true);
   });
-  source.addEventListener("track", (event) => noteTrack(JSON.parse(event.data), true));
+  source.addEventListener("track", (event) => noteTrack(JSON.parse(event.data)));
   source.addEventListener("listeners", (event) => {
     for (const [id, count] of Object.entries(JSON.parse(event.data))) {
       const node = cardFor(id);

@@ -5,6 +5,12 @@ const MAX_RETRY_SECONDS = 30;
 const STALL_SECONDS = 8; // buffering this long on a live stream means the connection is gone
 const STABLE_SECONDS = 10; // playing this long resets the back-off
 
+// crypto.randomUUID() exists only in secure contexts; a radio on a LAN is often plain http.
+function newSession() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 export class StreamPlayer extends EventTarget {
   constructor(audio) {
     super();
@@ -66,9 +72,11 @@ export class StreamPlayer extends EventTarget {
   connect() {
     this.clearTimers();
     this.ensureGraph();
-    // A fresh URL each time: a reconnect must never be answered from a cache.
-    this.audio.src = `${this.url}?connect=${Date.now()}`;
-    this.emit("connect");
+    // A fresh session each time: the server tells us where in the stream this very
+    // connection began (see heard.js), and a reconnect is never answered from a cache.
+    const session = newSession();
+    this.audio.src = `${this.url}?session=${session}`;
+    this.emit("connect", { session });
     this.emit("state", { state: "connecting" });
     this.audio.play().catch((error) => {
       if (error.name === "NotAllowedError") this.pause(); // autoplay refused: wait for a click
