@@ -11,9 +11,9 @@ from pathlib import Path
 
 from radio.catalog import CatalogWriter
 from radio.errors import RadioError
-from radio.generators.base import GenerationRequest, Generator
-from radio.prepare import new_track, prepare_audio, write_cache
-from radio.prompts import concrete_prompt
+from radio.generators.base import Generator
+from radio.prepare import prepare_track
+from radio.prompts import generation_request
 from radio.stations import Station
 
 
@@ -29,38 +29,21 @@ def fill(
     remaining = count
     while remaining > 0:
         batch = min(remaining, max(1, generator.max_batch))
-        prompts, requests = [], []
-        for _ in range(batch):
-            seed = seeds()
-            prompt = concrete_prompt(station, seed)
-            prompts.append(prompt)
-            requests.append(
-                GenerationRequest(
-                    station.id,
-                    station.genre,
-                    prompt.text,
-                    seed,
-                    station.track_seconds,
-                    prompt.params,
-                )
-            )
+        remaining -= batch
+        pairs = [generation_request(station, seeds(), station.track_seconds) for _ in range(batch)]
         try:
-            results = generator.generate(requests)
+            results = generator.generate([request for request, _ in pairs])
         except RadioError as exc:
-            for _ in requests:
+            for _ in pairs:
                 yield None, f"generation failed: {exc}"
-            remaining -= batch
             continue
-        for prompt, generated in zip(prompts, results, strict=True):
+        for (_, prompt), generated in zip(pairs, results, strict=True):
             try:
-                prepared = prepare_audio(generated)
-                path = write_cache(prepared, cache_dir, station.id)
-                row = new_track(
-                    generated, prepared, path, prompt.title, generator.name, generator.model
+                row = prepare_track(
+                    generated, cache_dir, prompt.title, generator.name, generator.model
                 )
                 track_id = catalog.run_sync(lambda c, row=row: c.add_track(row))  # type: ignore[misc]
             except RadioError as exc:
                 yield None, f"seed {generated.request.seed}: {exc}"
                 continue
             yield track_id, f"{row.title} ({row.duration:.1f} s)"
-        remaining -= batch

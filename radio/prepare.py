@@ -80,6 +80,15 @@ def write_cache(prepared: PreparedAudio, cache_dir: Path, station: str) -> str:
     return relative
 
 
+def prepare_track(
+    generated: GeneratedAudio, cache_dir: Path, title: str, generator: str, model: str
+) -> NewTrack:
+    """All the blocking stages for one track: signal, cache file, and its catalog row."""
+    prepared = prepare_audio(generated)
+    path = write_cache(prepared, cache_dir, generated.request.station)
+    return new_track(generated, prepared, path, title, generator, model)
+
+
 def new_track(
     generated: GeneratedAudio,
     prepared: PreparedAudio,

@@ -21,8 +21,8 @@ from radio.backlog import Backlog
 from radio.catalog import CatalogWriter
 from radio.errors import RadioError
 from radio.generators.base import GeneratedAudio, GenerationRequest, Generator
-from radio.prepare import Track, new_track, prepare_audio, write_cache
-from radio.prompts import ConcretePrompt, concrete_prompt
+from radio.prepare import Track, prepare_track
+from radio.prompts import ConcretePrompt, generation_request
 from radio.stations import Daypart, Station
 
 log = logging.getLogger(__name__)
@@ -102,16 +102,7 @@ class Scheduler:
         seconds = station.track_seconds
         if self.ahead(station.id) == 0.0:
             seconds = min(seconds, FIRST_TRACK_SECONDS)
-        prompt = concrete_prompt(station, seed, self.dayparts.get(station.id))
-        request = GenerationRequest(
-            station=station.id,
-            genre=station.genre,
-            prompt=prompt.text,
-            seed=seed,
-            seconds=seconds,
-            params=prompt.params,
-        )
-        return Pending(request, prompt)
+        return Pending(*generation_request(station, seed, seconds, self.dayparts.get(station.id)))
 
     # -- doing ----------------------------------------------------------------
     async def fill(self) -> None:
@@ -169,30 +160,20 @@ class Scheduler:
     async def _prepare_all(
         self, batch: list[Pending], results: list[GeneratedAudio] | None
     ) -> None:
-        try:
-            for index, item in enumerate(batch):
-                if results is not None and index < len(results):
-                    await self._prepare_one(item, results[index])
-                self._add_pending(item.request.station, -item.request.seconds)
-        finally:
-            # Never leave a station counted as "being generated" if we were cancelled.
-            for item in batch:
-                self._pending_seconds[item.request.station] = max(
-                    0.0, self._pending_seconds.get(item.request.station, 0.0)
-                )
+        for index, item in enumerate(batch):
+            if results is not None and index < len(results):
+                await self._prepare_one(item, results[index])
+            self._add_pending(item.request.station, -item.request.seconds)
 
     async def _prepare_one(self, item: Pending, generated: GeneratedAudio) -> Track | None:
         loop = asyncio.get_running_loop()
         station = item.request.station
         try:
-            prepared = await loop.run_in_executor(self._prepare_pool, prepare_audio, generated)
-            path = await loop.run_in_executor(
-                self._prepare_pool, write_cache, prepared, self.cache_dir, station
-            )
-            row = new_track(
+            row = await loop.run_in_executor(
+                self._prepare_pool,
+                prepare_track,
                 generated,
-                prepared,
-                path,
+                self.cache_dir,
                 item.prompt.title,
                 self.generator.name,
                 self.generator.model,
@@ -206,7 +187,7 @@ class Scheduler:
             log.exception("%s: preparing track (seed %d) failed", station, item.request.seed)
             self._stats(station).failed += 1
             return None
-        track = Track(track_id, station, row.title, self.cache_dir / path, row.duration)
+        track = Track(track_id, station, row.title, self.cache_dir / row.path, row.duration)
         self.backlog.push(track)
         stats = self._stats(station)
         stats.generated += 1

@@ -155,8 +155,8 @@ def station_from_table(
 
     unknown = sorted(set(table) - set(REQUIRED) - set(OPTIONAL))
     if unknown:
-        return_known = ", ".join((*REQUIRED, *OPTIONAL))
-        raise fail(f"unknown key (known: {return_known})", unknown[0])
+        known = ", ".join((*REQUIRED, *OPTIONAL))
+        raise fail(f"unknown key (known: {known})", unknown[0])
     for key in REQUIRED:
         if key not in table:
             raise fail("missing required key", key)

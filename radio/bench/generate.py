@@ -102,7 +102,7 @@ class _FixedTokens:
 @click.option(
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("bench-generate.json"),
+    default=Path("cache/bench/generate.json"),
     show_default=True,
 )
 def generate_command(
