@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from radio.catalog import CatalogWriter
-from radio.prepare import Track
+from radio.tracks import Track
 
 log = logging.getLogger(__name__)
 

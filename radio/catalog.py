@@ -13,7 +13,6 @@ import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,28 +20,13 @@ from typing import Any, TypeVar
 import sqlite_utils
 
 from radio.errors import CatalogError, DuplicateTrack, NotFound
+from radio.tracks import NewTrack
 
 T = TypeVar("T")
 
 
 def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-@dataclass(frozen=True)
-class NewTrack:
-    station: str
-    title: str
-    prompt: str
-    seed: int
-    generator: str
-    model: str
-    parameters: Mapping[str, object]
-    duration: float
-    sample_rate: int
-    loudness: float
-    audio_hash: str
-    path: str  # relative to the cache folder
 
 
 def _migrate_1(db: sqlite_utils.Database) -> None:

@@ -17,8 +17,8 @@ from radio.bench.listeners import listeners_command
 from radio.bench.synth import synth_command
 from radio.errors import RadioError
 from radio.generators.base import Generator
+from radio.lineup.stations import StationsConfig, load_stations
 from radio.settings import Settings
-from radio.stations import StationsConfig, load_stations
 
 log = logging.getLogger("radio")
 

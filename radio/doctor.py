@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 from radio.errors import RadioError
 from radio.generators.select import decide, probe
+from radio.lineup.stations import load_stations
 from radio.settings import Settings
-from radio.stations import load_stations
 
 PACKAGES = (
     "aiohttp", "APScheduler", "sqlite-utils", "numpy", "scipy", "lameenc", "pyloudnorm",

@@ -9,8 +9,7 @@ from __future__ import annotations
 import lameenc
 import numpy as np
 
-from radio.audio import PLAYOUT_CHANNELS, PLAYOUT_RATE
-from radio.generators.base import Samples
+from radio.audio import PLAYOUT_CHANNELS, PLAYOUT_RATE, Samples
 
 # LAME quality 2 is near-best; 7 is fast and noticeably worse. 5 measured at
 # about 60x real time per station on one core here, good value for 15 stations.

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from radio.catalog import CatalogWriter
 from radio.errors import RadioError
-from radio.generators.base import Generator
+from radio.generators.base import Generator, request_for
+from radio.lineup.prompts import concrete_prompt
+from radio.lineup.stations import Station
 from radio.prepare import prepare_track
-from radio.prompts import generation_request
-from radio.stations import Station
 
 
 def fill(
@@ -30,7 +30,11 @@ def fill(
     while remaining > 0:
         batch = min(remaining, max(1, generator.max_batch))
         remaining -= batch
-        pairs = [generation_request(station, seeds(), station.track_seconds) for _ in range(batch)]
+        pairs = []
+        for _ in range(batch):
+            seed = seeds()
+            prompt = concrete_prompt(station, seed)
+            pairs.append((request_for(station, prompt, seed, station.track_seconds), prompt))
         try:
             results = generator.generate([request for request, _ in pairs])
         except RadioError as exc:

@@ -21,15 +21,14 @@ from functools import partial
 import numpy as np
 import soundfile
 
-from radio.audio import PLAYOUT_CHANNELS, PLAYOUT_RATE
+from radio.audio import PLAYOUT_CHANNELS, PLAYOUT_RATE, Samples
 from radio.audio.crossfade import crossfade
 from radio.backlog import Backlog
 from radio.broadcast import Broadcast
 from radio.catalog import Catalog, CatalogWriter
 from radio.encoder import Mp3Encoder
-from radio.generators.base import Samples
-from radio.prepare import Track
-from radio.stations import Station
+from radio.lineup.stations import Station
+from radio.tracks import Track
 
 log = logging.getLogger(__name__)
 

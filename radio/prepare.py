@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from radio.audio import PLAYOUT_RATE
+from radio.audio import PLAYOUT_RATE, Samples
 from radio.audio.edges import fade_edges, trim_silence
 from radio.audio.loudness import normalize
 from radio.audio.resample import to_playout
-from radio.catalog import NewTrack
 from radio.errors import AudioError
-from radio.generators.base import GeneratedAudio, Samples
+from radio.generators.base import GeneratedAudio
+from radio.tracks import NewTrack
 
 MIN_SECONDS = 1.0
 
@@ -39,17 +39,6 @@ class PreparedAudio:
     @property
     def duration(self) -> float:
         return len(self.pcm) / PLAYOUT_RATE
-
-
-@dataclass(frozen=True)
-class Track:
-    """A prepared track, ready for playout."""
-
-    id: int
-    station: str
-    title: str
-    path: Path
-    duration: float
 
 
 def prepare_audio(generated: GeneratedAudio) -> PreparedAudio:

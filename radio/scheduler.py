@@ -20,10 +20,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from radio.backlog import Backlog
 from radio.catalog import CatalogWriter
 from radio.errors import RadioError
-from radio.generators.base import GeneratedAudio, GenerationRequest, Generator
-from radio.prepare import Track, prepare_track
-from radio.prompts import ConcretePrompt, generation_request
-from radio.stations import Daypart, Station
+from radio.generators.base import GeneratedAudio, GenerationRequest, Generator, request_for
+from radio.lineup.prompts import ConcretePrompt, concrete_prompt
+from radio.lineup.stations import Daypart, Station
+from radio.prepare import prepare_track
+from radio.tracks import Track
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,8 @@ class Scheduler:
         seconds = station.track_seconds
         if self.ahead(station.id) == 0.0:
             seconds = min(seconds, FIRST_TRACK_SECONDS)
-        return Pending(*generation_request(station, seed, seconds, self.dayparts.get(station.id)))
+        prompt = concrete_prompt(station, seed, self.dayparts.get(station.id))
+        return Pending(request_for(station, prompt, seed, seconds), prompt)
 
     # -- doing ----------------------------------------------------------------
     async def fill(self) -> None:

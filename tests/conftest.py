@@ -12,11 +12,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from radio.generators.base import Generator
+from radio.lineup.stations import parse_stations
 from radio.server.app import create_app
 from radio.server.keys import RADIO
 from radio.server.radio import Radio
 from radio.settings import Settings
-from radio.stations import parse_stations
 from tests.dummies import ToneGenerator
 
 REPO = Path(__file__).resolve().parent.parent

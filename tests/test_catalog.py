@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from radio.catalog import Catalog, CatalogWriter, NewTrack
+from radio.catalog import Catalog, CatalogWriter
 from radio.errors import DuplicateTrack, NotFound
+from radio.tracks import NewTrack
 
 
 def track(n: int, station: str = "jazz") -> NewTrack:

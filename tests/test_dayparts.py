@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from radio.dayparts import Dayparts, current, holds
-from radio.stations import Daypart, parse_stations
+from radio.lineup.dayparts import Dayparts, current, holds
+from radio.lineup.stations import Daypart, parse_stations
 from tests.conftest import short_lineup
 
 UTC = ZoneInfo("UTC")

@@ -8,7 +8,8 @@ import pytest
 from radio.audio import PLAYOUT_RATE
 from radio.generators.base import GenerationRequest
 from radio.playout import Mixer, TrackReader
-from radio.prepare import Track, prepare_audio, write_cache
+from radio.prepare import prepare_audio, write_cache
+from radio.tracks import Track
 from tests.dummies import ToneGenerator, tone_hz
 
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from radio.prompts import concrete_prompt
-from radio.stations import load_stations
+from radio.lineup.prompts import concrete_prompt
+from radio.lineup.stations import load_stations
 from tests.conftest import REPO
 
 

@@ -7,8 +7,8 @@ import pytest
 
 from radio.backlog import Backlog
 from radio.catalog import CatalogWriter
+from radio.lineup.stations import parse_stations
 from radio.scheduler import FIRST_TRACK_SECONDS, Scheduler
-from radio.stations import parse_stations
 from tests.conftest import short_lineup
 from tests.dummies import ToneGenerator
 

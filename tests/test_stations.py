@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from radio.cli import main
 from radio.errors import ConfigError
-from radio.stations import load_stations, parse_stations
+from radio.lineup.stations import load_stations, parse_stations
 from tests.conftest import REPO, short_lineup
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from radio.errors import ConfigError, NotFound
-from radio.stations import load_stations
-from radio.stations_file import add_station, edit_station, remove_station, station_table
+from radio.lineup.edits import add_station, edit_station, remove_station, station_table
+from radio.lineup.stations import load_stations
 
 NIGHT = {
     "name": "night",

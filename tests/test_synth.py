@@ -19,8 +19,8 @@ from radio.generators.synth_drums import LEVELS as DRUM_LEVELS
 from radio.generators.synth_palettes import FALLBACK, PALETTES, palette_for
 from radio.generators.synth_theory import Key, parse_key, parse_progression, parse_tempo
 from radio.generators.synth_voices import VOICES
-from radio.prompts import concrete_prompt
-from radio.stations import Station, load_stations
+from radio.lineup.prompts import concrete_prompt
+from radio.lineup.stations import Station, load_stations
 
 STATIONS = load_stations(Path(__file__).resolve().parents[1] / "stations.toml").stations
 Audio = npt.NDArray[np.float32]

@@ -24,9 +24,9 @@ import numpy as np
 import pytest
 
 from radio.generators.base import GeneratedAudio, GenerationRequest
+from radio.lineup.stations import parse_stations
 from radio.server.app import create_app
 from radio.settings import Settings
-from radio.stations import parse_stations
 from tests.conftest import REPO
 from tests.dummies import RATE, ToneGenerator
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from radio.generators.base import Samples
+from radio.audio import Samples
 
 
 def equal_power_gains(start: int, count: int, total: int) -> tuple[Samples, Samples]:

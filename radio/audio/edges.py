@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from radio.generators.base import Samples
+from radio.audio import Samples
 
 SILENCE_DBFS = -60.0
 FADE_IN_SECONDS = 0.01

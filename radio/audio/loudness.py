@@ -11,8 +11,8 @@ import numpy as np
 import pyloudnorm
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
+from radio.audio import Samples
 from radio.errors import AudioError
-from radio.generators.base import Samples
 
 TARGET_LUFS = -14.0
 PEAK_DBFS = -1.0

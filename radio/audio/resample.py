@@ -15,8 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.signal import firwin, resample_poly
 
-from radio.audio import PLAYOUT_CHANNELS, PLAYOUT_RATE
-from radio.generators.base import Samples
+from radio.audio import PLAYOUT_CHANNELS, PLAYOUT_RATE, Samples
 
 
 def resample(samples: Samples, rate: int, target_rate: int = PLAYOUT_RATE) -> Samples:

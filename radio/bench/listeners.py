@@ -31,7 +31,7 @@ import click
 import tomlkit
 
 from radio.bench.report import machine, save
-from radio.stations import load_stations
+from radio.lineup.stations import load_stations
 
 STALL_SECONDS = 1.0  # a gap this long between reads would empty a small player buffer
 

@@ -29,8 +29,8 @@ import scipy
 from radio.bench.report import save
 from radio.generators.base import GenerationRequest
 from radio.generators.synth import SynthGenerator
-from radio.prompts import concrete_prompt
-from radio.stations import Station, load_stations
+from radio.lineup.prompts import concrete_prompt
+from radio.lineup.stations import Station, load_stations
 
 WARM_UP_SECONDS = 2.0
 TARGET = 50.0  # times real time on one core

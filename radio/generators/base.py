@@ -11,10 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-import numpy as np
-import numpy.typing as npt
-
-Samples = npt.NDArray[np.float32]
+from radio.audio import Samples
+from radio.lineup.prompts import ConcretePrompt
+from radio.lineup.stations import Station
 
 
 @dataclass(frozen=True)
@@ -27,6 +26,20 @@ class GenerationRequest:
     # The pool values the prompt was filled with (mood, tempo, key...): the synth
     # reads tempo and key from here rather than parsing prose.
     params: Mapping[str, str] = field(default_factory=dict)
+
+
+def request_for(
+    station: Station, prompt: ConcretePrompt, seed: int, seconds: float
+) -> GenerationRequest:
+    """What a generator is asked for one track of `station`, from the prompt drawn by `seed`."""
+    return GenerationRequest(
+        station=station.id,
+        genre=station.genre,
+        prompt=prompt.text,
+        seed=seed,
+        seconds=seconds,
+        params=prompt.params,
+    )
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from radio.audio import Samples
 from radio.errors import ConfigError, GeneratorError, GeneratorUnavailable
-from radio.generators.base import GeneratedAudio, GenerationRequest, Samples
+from radio.generators.base import GeneratedAudio, GenerationRequest
 from radio.generators.musicgen_decode import FastDecoder, Sampling
 from radio.generators.musicgen_render import Windows, decode_tracks, encode_text, render_codes
 

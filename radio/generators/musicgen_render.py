@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from radio.generators.base import Samples
+from radio.audio import Samples
 from radio.generators.musicgen_decode import Conditioning, FastDecoder
 from radio.generators.musicgen_sampling import row_keys
 

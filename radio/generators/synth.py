@@ -20,9 +20,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy.fft import irfft, next_fast_len, rfft
 
-from radio.audio import PLAYOUT_RATE
+from radio.audio import PLAYOUT_RATE, Samples
 from radio.errors import GeneratorError
-from radio.generators.base import GeneratedAudio, GenerationRequest, Samples
+from radio.generators.base import GeneratedAudio, GenerationRequest
 from radio.generators.synth_drums import DrumKit, Kit
 from radio.generators.synth_form import Plan
 from radio.generators.synth_palettes import Palette, palette_for

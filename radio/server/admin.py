@@ -19,11 +19,11 @@ from typing import Any
 
 from aiohttp import web
 
-from radio.dayparts import Dayparts
 from radio.errors import AuthError, NotFound
+from radio.lineup.dayparts import Dayparts
+from radio.lineup.edits import Change, add_station, edit_station, remove_station, station_table
 from radio.server.keys import RADIO
 from radio.server.radio import Radio
-from radio.stations_file import Change, add_station, edit_station, remove_station, station_table
 
 OFF = "the operator console is off: start the server with RADIO_ADMIN_TOKEN set to enable it"
 MAX_EDITS = 500

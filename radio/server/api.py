@@ -9,10 +9,10 @@ from typing import Any
 from aiohttp import web
 
 from radio.errors import NotFound
-from radio.prepare import Track
 from radio.server.keys import RADIO
 from radio.server.radio import OnAir, Radio
 from radio.server.streams import CORS, mount_url
+from radio.tracks import Track
 
 MAX_LIMIT = 200
 

@@ -9,12 +9,12 @@ from aiohttp import web
 
 from radio.errors import AuthError, ConfigError, NotFound, RadioError
 from radio.generators.base import Generator
+from radio.lineup.stations import StationsConfig
 from radio.server import admin, events
 from radio.server.keys import RADIO
 from radio.server.radio import Radio
 from radio.server.routes import setup_routes
 from radio.settings import Settings
-from radio.stations import StationsConfig
 
 log = logging.getLogger(__name__)
 

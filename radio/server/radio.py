@@ -18,10 +18,10 @@ from radio.broadcast import Broadcast
 from radio.catalog import CatalogWriter
 from radio.errors import NotFound
 from radio.generators.base import Generator
+from radio.lineup.stations import Station, StationsConfig
 from radio.playout import Playout
 from radio.scheduler import Scheduler
 from radio.settings import Settings
-from radio.stations import Station, StationsConfig
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from tzlocal import get_localzone
 
-from radio.stations import Daypart, Station
+from radio.lineup.stations import Daypart, Station
 
 log = logging.getLogger(__name__)
 

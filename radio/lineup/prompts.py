@@ -6,8 +6,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from radio.generators.base import GenerationRequest
-from radio.stations import Daypart, Station, template_fields
+from radio.lineup.stations import Daypart, Station, template_fields
 
 # Nouns that make a title read like a track name rather than a prompt; chosen by seed.
 TITLE_NOUNS = (
@@ -62,22 +61,6 @@ def concrete_prompt(station: Station, seed: int, daypart: Daypart | None = None)
     params = {name: rng.choice(pools[name]) for name in sorted(pools)}
     text = template.format(**params)
     return ConcretePrompt(text=text, title=_title(template, params, rng), params=params)
-
-
-def generation_request(
-    station: Station, seed: int, seconds: float, daypart: Daypart | None = None
-) -> tuple[GenerationRequest, ConcretePrompt]:
-    """What a generator is asked for one track of `station`, and the prompt it came from."""
-    prompt = concrete_prompt(station, seed, daypart)
-    request = GenerationRequest(
-        station=station.id,
-        genre=station.genre,
-        prompt=prompt.text,
-        seed=seed,
-        seconds=seconds,
-        params=prompt.params,
-    )
-    return request, prompt
 
 
 def _title(template: str, params: Mapping[str, str], rng: random.Random) -> str:

@@ -21,7 +21,7 @@ import tomlkit
 from tomlkit.items import AoT, Table
 
 from radio.errors import ConfigError, NotFound
-from radio.stations import StationsConfig, parse_stations
+from radio.lineup.stations import StationsConfig, parse_stations
 
 # Keys in the order a new station is written, as in the shipped stations.toml.
 KEY_ORDER = (
