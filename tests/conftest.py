@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,50 +18,7 @@ from radio.server.keys import RADIO
 from radio.server.radio import Radio
 from radio.settings import Settings
 from tests.dummies import ToneGenerator
-
-REPO = Path(__file__).resolve().parent.parent
-
-SHORT = """
-[defaults]
-track_seconds = {track_seconds}
-crossfade_seconds = {crossfade_seconds}
-backlog_minutes = {backlog_minutes}
-bitrate = {bitrate}
-
-[[stations]]
-id = "jazz"
-name = "Blue Hour Jazz"
-genre = "Jazz"
-description = "Small-combo jazz."
-prompt = "{{mood}} jazz, {{tempo}} BPM"
-[stations.pools]
-mood = ["smoky", "warm", "wistful"]
-tempo = ["96", "120"]
-
-[[stations]]
-id = "metal"
-name = "Iron Forge Metal"
-genre = "Metal"
-description = "Heavy riffs."
-prompt = "{{mood}} metal, {{tempo}} BPM"
-[stations.pools]
-mood = ["epic", "furious"]
-tempo = ["140", "180"]
-"""
-
-
-def short_lineup(
-    track_seconds: float = 4,
-    crossfade_seconds: float = 0.5,
-    backlog_minutes: float = 0.2,
-    bitrate: int = 128,
-) -> str:
-    return SHORT.format(
-        track_seconds=track_seconds,
-        crossfade_seconds=crossfade_seconds,
-        backlog_minutes=backlog_minutes,
-        bitrate=bitrate,
-    )
+from tests.support import REPO, StartServer, short_lineup
 
 
 @pytest.fixture
@@ -77,9 +34,6 @@ def repo_stations(tmp_path: Path) -> Path:
     path = tmp_path / "stations.toml"
     shutil.copy(REPO / "stations.toml", path)
     return path
-
-
-StartServer = Callable[..., Any]
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from radio.server.radio import Radio
-from tests.conftest import StartServer, short_lineup
+from tests.support import StartServer, short_lineup, wait_until
 
 TOKEN = "correct horse battery staple"
 AUTH = {"Authorization": f"Bearer {TOKEN}", "X-Operator": "ada"}
@@ -35,15 +34,6 @@ ACTIONS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/api/stations/jazz/skip", None),
     ("POST", "/api/stations/jazz/apply-now", None),
 ]
-
-
-async def until(check: Any, seconds: float = 20.0) -> Any:
-    """Poll an async check until it returns something truthy."""
-    for _ in range(int(seconds / 0.1)):
-        if result := await check():
-            return result
-        await asyncio.sleep(0.1)
-    raise TimeoutError(f"{check.__name__} stayed false for {seconds} s")
 
 
 @pytest.fixture
@@ -152,7 +142,7 @@ async def test_a_prompt_edit_applied_now_is_the_next_generated_track(
     async def on_air() -> bool:
         return radio.on_air["jazz"].playout.now is not None
 
-    await until(on_air)
+    await wait_until(on_air)
     response = await client.patch(
         "/api/stations/jazz", json={"prompt": "console-edited {mood} jazz"}, headers=AUTH
     )
@@ -170,7 +160,7 @@ async def test_a_prompt_edit_applied_now_is_the_next_generated_track(
         return track if track["prompt"].startswith("console-edited ") else None
 
     # Within one track (4 s) plus generation, the new sound is on air.
-    track = await until(edited_track_on_air, seconds=15)
+    track = await wait_until(edited_track_on_air, seconds=15)
     assert track["station"] == "jazz"
 
 
@@ -225,7 +215,7 @@ async def test_skip_cuts_to_the_next_track(start_server: StartServer) -> None:
     async def ready() -> bool:
         return playout.now is not None and playout.up_next is not None
 
-    await until(ready)
+    await wait_until(ready)
     assert playout.now is not None
     first = playout.now.track.id
     response = await client.post("/api/stations/jazz/skip", headers=AUTH)
@@ -235,7 +225,7 @@ async def test_skip_cuts_to_the_next_track(start_server: StartServer) -> None:
     async def moved_on() -> bool:
         return playout.now is not None and playout.now.track.id != first
 
-    await until(moved_on, seconds=5)
+    await wait_until(moved_on, seconds=5)
 
 
 async def test_overview_shows_backlog_generation_replays_and_listeners(
@@ -248,7 +238,7 @@ async def test_overview_shows_backlog_generation_replays_and_listeners(
         jazz = body["stations"][0]
         return body if jazz["live"]["generated"] and jazz["live"]["now_playing"] else None
 
-    body = await until(generated)
+    body = await wait_until(generated)
     assert body["generator"] == {"name": "tone", "model": "tone-v1"}
     assert body["defaults"]["track_seconds"] == 4
     jazz = body["stations"][0]
@@ -275,7 +265,7 @@ async def test_dayparts_edited_over_the_api_take_over(console: tuple[Client, Rad
         rows = await radio.catalog.run(lambda c: c.tracks("jazz", 5))
         return [r for r in rows if r["prompt"] == "nocturnal daypart jazz"]
 
-    await until(daypart_track)
+    await wait_until(daypart_track)
     overview = await (await client.get("/api/admin/stations", headers=AUTH)).json()
     assert overview["stations"][0]["live"]["daypart"] == "always"
     await client.patch("/api/stations/jazz", json={"dayparts": []}, headers=AUTH)

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from radio.catalog import CatalogWriter
 from radio.cli import main
-from tests.conftest import short_lineup
+from tests.support import short_lineup
 
 
 def test_generate_fills_the_backlog_offline_and_catalog_lists_it(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from radio.lineup.dayparts import Dayparts, current, holds
 from radio.lineup.stations import Daypart, parse_stations
-from tests.conftest import short_lineup
+from tests.support import short_lineup
 
 UTC = ZoneInfo("UTC")
 NIGHT = Daypart("night", "* 22-23,0-5 * * *", "{mood} nocturne", {"mood": ("hushed",)})

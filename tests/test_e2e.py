@@ -14,53 +14,19 @@ import pytest
 from radio.catalog import CatalogWriter
 from radio.generators.base import GenerationRequest
 from radio.prepare import new_track, prepare_audio, write_cache
-from tests.conftest import StartServer, short_lineup
 from tests.dummies import ToneGenerator, tone_hz
-from tests.test_icy import parse
-from tests.test_server import on_air
+from tests.support import (
+    RATE,
+    StartServer,
+    decode,
+    dominant_hz,
+    on_air,
+    parse_icy,
+    read_stream,
+    short_lineup,
+)
 
 pytestmark = pytest.mark.slow
-RATE = 44100
-
-
-async def read_stream(url: str, seconds: float, icy: bool = False) -> bytes:
-    from aiohttp import ClientSession
-
-    headers = {"Icy-MetaData": "1"} if icy else {}
-    data = bytearray()
-    loop = asyncio.get_running_loop()
-    end = loop.time() + seconds
-    async with ClientSession() as session, session.get(url, headers=headers) as response:
-        while loop.time() < end:
-            chunk = await asyncio.wait_for(response.content.readany(), timeout=5)
-            data += chunk
-    return bytes(data)
-
-
-async def decode(mp3: bytes) -> tuple[np.ndarray, str]:
-    """ffmpeg decodes to 44.1 kHz stereo PCM; returns samples and what it said on stderr."""
-    command = [
-        "ffmpeg",
-        "-v",
-        "error",
-        "-f",
-        "mp3",
-        "-i",
-        "pipe:0",
-        "-f",
-        "s16le",
-        "-ac",
-        "2",
-        "-ar",
-        "44100",
-        "pipe:1",
-    ]
-    pipe = asyncio.subprocess.PIPE
-    proc = await asyncio.create_subprocess_exec(*command, stdin=pipe, stdout=pipe, stderr=pipe)
-    out, err = await proc.communicate(mp3)
-    assert proc.returncode == 0, err
-    pcm = np.frombuffer(out, dtype=np.int16).reshape(-1, 2).astype(np.float32) / 32768
-    return pcm, err.decode()
 
 
 async def test_ffmpeg_decodes_ten_seconds_of_the_stream_without_errors(
@@ -99,17 +65,12 @@ async def test_ffprobe_reports_mp3_at_the_configured_rate(
     assert int(stream["bit_rate"]) == 192000
 
 
-def dominant_hz(pcm: np.ndarray) -> float:
-    spectrum = np.abs(np.fft.rfft(pcm[:, 0] * np.hanning(len(pcm))))
-    return float(np.argmax(spectrum) * RATE / len(pcm))
-
-
 async def test_icy_title_changes_exactly_at_the_track_boundary(start_server: StartServer) -> None:
     # No crossfade: the boundary is the sample where one tone stops and the next begins.
     client, radio = await start_server(short_lineup(track_seconds=3, crossfade_seconds=0))
     await on_air(radio)
     stream = await read_stream(str(client.make_url("/stream/jazz.mp3")), 7.0, icy=True)
-    audio, blocks = parse(stream, 16000)
+    audio, blocks = parse_icy(stream, 16000)
     titled = [(offset, title) for offset, title in blocks if title]
     assert len(titled) >= 2, blocks
     change_offset, new_title = titled[1]

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import ClientResponse
 
 from radio.playout import CHUNK_SECONDS
-from tests.conftest import StartServer
+from tests.support import StartServer
 
 TOKEN = "s3cret"
 

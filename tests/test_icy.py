@@ -1,24 +1,7 @@
 from __future__ import annotations
 
 from radio.icy import IcyInterleaver, metadata_block
-
-
-def parse(stream: bytes, metaint: int) -> tuple[bytes, list[tuple[int, str | None]]]:
-    """Split an ICY stream into audio bytes and (audio offset, title or None) per block."""
-    audio, blocks, pos = bytearray(), [], 0
-    while pos < len(stream):
-        chunk = stream[pos : pos + metaint]
-        audio += chunk
-        pos += len(chunk)
-        if len(chunk) < metaint or pos >= len(stream):
-            break
-        size = stream[pos] * 16
-        text = stream[pos + 1 : pos + 1 + size].rstrip(b"\0").decode()
-        blocks.append(
-            (len(audio), text.removeprefix("StreamTitle='").removesuffix("';") if size else None)
-        )
-        pos += 1 + size
-    return bytes(audio), blocks
+from tests.support import parse_icy as parse
 
 
 def test_block_format() -> None:

@@ -24,8 +24,8 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from radio.generators.musicgen import MusicgenGenerator, MusicgenSettings
-from tests.conftest import StartServer, short_lineup
 from tests.musicgen_tiny import build_tiny_musicgen
+from tests.support import StartServer, short_lineup
 
 pytestmark = pytest.mark.slow
 RATE = 44100

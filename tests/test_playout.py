@@ -11,6 +11,7 @@ from radio.playout import Mixer, TrackReader
 from radio.prepare import prepare_audio, write_cache
 from radio.tracks import Track
 from tests.dummies import ToneGenerator, tone_hz
+from tests.support import dominant_hz
 
 
 def make_track(tmp_path: Path, seed: int, seconds: float = 2.0) -> Track:
@@ -18,11 +19,6 @@ def make_track(tmp_path: Path, seed: int, seconds: float = 2.0) -> Track:
     prepared = prepare_audio(ToneGenerator().generate([request])[0])
     path = tmp_path / write_cache(prepared, tmp_path, "jazz")
     return Track(seed, "jazz", f"tone {seed}", path, prepared.duration)
-
-
-def dominant_hz(block: np.ndarray) -> float:
-    spectrum = np.abs(np.fft.rfft(block[:, 0] * np.hanning(len(block))))
-    return float(np.argmax(spectrum) * PLAYOUT_RATE / len(block))
 
 
 def test_mixer_crossfades_and_marks_where_the_next_track_starts(tmp_path: Path) -> None:

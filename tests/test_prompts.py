@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from radio.lineup.prompts import concrete_prompt
 from radio.lineup.stations import load_stations
-from tests.conftest import REPO
+from tests.support import REPO
 
 
 def test_same_seed_same_prompt_and_seeds_vary() -> None:

@@ -9,8 +9,8 @@ from radio.backlog import Backlog
 from radio.catalog import CatalogWriter
 from radio.lineup.stations import parse_stations
 from radio.scheduler import FIRST_TRACK_SECONDS, Scheduler
-from tests.conftest import short_lineup
 from tests.dummies import ToneGenerator
+from tests.support import short_lineup
 
 THREE = (
     short_lineup(track_seconds=3)

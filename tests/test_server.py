@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from typing import Any
 
-from tests.conftest import REPO, StartServer, short_lineup
+from tests.support import REPO, StartServer, on_air, short_lineup, wait_until
 
 # What a real Icecast 2.4.4 served as status-json.xsl (recorded in shared/reference).
 REFERENCE = json.loads((REPO / "tests/fixtures/icecast-2.4.4-status-json.json").read_text())
-
-
-async def on_air(radio: Any, seconds: float = 15.0) -> None:
-    """Wait until every station has a track on air."""
-    for _ in range(int(seconds / 0.1)):
-        if all(a.playout.now for a in radio.on_air.values()):
-            return
-        await asyncio.sleep(0.1)
-    raise TimeoutError("stations did not go on air")
 
 
 async def test_mount_headers_and_cors(start_server: StartServer) -> None:
@@ -129,23 +118,25 @@ async def test_apply_now_drops_the_backlog_and_the_queued_track(start_server: St
     _, radio = await start_server(short_lineup(track_seconds=6, backlog_minutes=0.4))
     await on_air(radio)
     playout = radio.station("jazz").playout
-    for _ in range(100):
-        if playout.mixer.next is not None and radio.backlog.queued("jazz"):
-            break
-        await asyncio.sleep(0.1)
+    await wait_until(
+        lambda: playout.mixer.next is not None and radio.backlog.queued("jazz"),
+        what="a track queued for the crossfade and one in the backlog",
+    )
     queued = playout.mixer.next
     assert queued is not None
     waiting = {t.id for t in radio.backlog.queued("jazz")} | {queued.track.id}
     await radio.drop_backlog("jazz")
-    for _ in range(50):
-        if playout.mixer.next is None or playout.mixer.next.track.id not in waiting:
-            break
-        await asyncio.sleep(0.1)
-    assert playout.mixer.next is None or playout.mixer.next.track.id not in waiting
-    await asyncio.sleep(0.5)
-    rows = await radio.catalog.run(lambda c: c.tracks("jazz", 100))
-    discarded = {r["id"] for r in rows if r["discarded_at"]}
-    assert discarded == waiting
+    await wait_until(
+        lambda: playout.mixer.next is None or playout.mixer.next.track.id not in waiting,
+        5,
+        "the queued track given back",
+    )
+
+    async def all_discarded() -> bool:
+        rows = await radio.catalog.run(lambda c: c.tracks("jazz", 100))
+        return {r["id"] for r in rows if r["discarded_at"]} == waiting
+
+    await wait_until(all_discarded, 5, "the dropped tracks marked discarded")
     assert not waiting & {r["id"] for r in await radio.catalog.run(lambda c: c.unplayed())}
 
 
@@ -167,9 +158,9 @@ async def test_a_session_places_track_starts_on_the_players_clock(
             .broadcast.title_at(playout.now.offset)
             .endswith(playout.now.track.title)
         )
-    for _ in range(20):  # the session is forgotten once its connection is gone
+
+    async def forgotten() -> bool:  # the session is forgotten once its connection is gone
         response = await client.get("/api/stations/jazz/sessions/test-session-1")
-        if response.status == 404:
-            break
-        await asyncio.sleep(0.1)
-    assert response.status == 404
+        return response.status == 404
+
+    await wait_until(forgotten, 5, "the session forgotten")

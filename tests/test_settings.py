@@ -7,7 +7,7 @@ import pytest
 
 from radio.errors import ConfigError
 from radio.settings import Settings
-from tests.conftest import REPO
+from tests.support import REPO
 
 
 def test_every_setting_is_documented_in_the_readme() -> None:

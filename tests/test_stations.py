@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from radio.cli import main
 from radio.errors import ConfigError
 from radio.lineup.stations import load_stations, parse_stations
-from tests.conftest import REPO, short_lineup
+from tests.support import REPO, short_lineup
 
 
 def test_repo_lineup_has_fifteen_genres() -> None:

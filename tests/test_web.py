@@ -14,7 +14,6 @@ import itertools
 import json
 import re
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -27,8 +26,8 @@ from radio.generators.base import GeneratedAudio, GenerationRequest
 from radio.lineup.stations import parse_stations
 from radio.server.app import create_app
 from radio.settings import Settings
-from tests.conftest import REPO
 from tests.dummies import RATE, ToneGenerator
+from tests.support import REPO, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -177,15 +176,6 @@ def get_json(url: str, token: str | None = None) -> Any:
         request.add_header("Authorization", f"Bearer {token}")
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
-
-
-def wait_for(check: Any, seconds: float, what: str) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
 
 
 def test_listener_page_plays_and_shows_the_title_it_is_playing(server: str, open_page: Any) -> None:
