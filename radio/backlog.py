@@ -8,24 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from radio.catalog import CatalogWriter
-from radio.tracks import Track
+from radio.tracks import Track, TrackRecord
 
 log = logging.getLogger(__name__)
-
-
-def track_from_row(row: Mapping[str, Any], cache_dir: Path) -> Track:
-    return Track(
-        id=int(row["id"]),
-        station=str(row["station"]),
-        title=str(row["title"]),
-        path=cache_dir / str(row["path"]),
-        duration=float(row["duration"]),
-    )
 
 
 class Backlog:
@@ -35,11 +24,11 @@ class Backlog:
         self._queues: dict[str, deque[Track]] = {}
         self.replays: dict[str, int] = {}
 
-    def restore(self, rows: Iterable[Mapping[str, Any]]) -> int:
+    def restore(self, records: Iterable[TrackRecord]) -> int:
         """Queue the catalog's unplayed tracks whose files still exist; returns how many."""
         restored = 0
-        for row in rows:
-            track = track_from_row(row, self.cache_dir)
+        for record in records:
+            track = record.track(self.cache_dir)
             if track.path.is_file():
                 self.push(track)
                 restored += 1
@@ -71,8 +60,8 @@ class Backlog:
         rows = await self.catalog.run(lambda c: c.least_recently_played(station, exclude=playing))
         if not rows and playing:
             rows = await self.catalog.run(lambda c: c.least_recently_played(station))
-        for row in rows:
-            track = track_from_row(row, self.cache_dir)
+        for record in rows:
+            track = record.track(self.cache_dir)
             if track.path.is_file():
                 self.replays[station] = self.replays.get(station, 0) + 1
                 log.info("%s: backlog empty, replaying track %d", station, track.id)

@@ -32,8 +32,14 @@ class Listener:
 
 
 class Broadcast:
-    def __init__(self, burst: int = BURST_BYTES, queue_limit: int = QUEUE_LIMIT_BYTES) -> None:
+    def __init__(
+        self,
+        burst: int = BURST_BYTES,
+        queue_limit: int = QUEUE_LIMIT_BYTES,
+        on_listeners: Callable[[], None] = lambda: None,
+    ) -> None:
         self.burst = burst
+        self.on_listeners = on_listeners  # told when a listener joins or leaves
         self.queue_limit = queue_limit
         # Keep enough history for the slowest allowed listener plus a burst.
         self.capacity = queue_limit + burst + 64 * 1024
@@ -88,12 +94,16 @@ class Broadcast:
             self.sessions[session] = start
         self.listeners.add(listener)
         self.peak_listeners = max(self.peak_listeners, len(self.listeners))
+        self.on_listeners()
         return listener
 
     def leave(self, listener: Listener) -> None:
+        if listener not in self.listeners:
+            return
         self.listeners.discard(listener)
         if listener.session:
             self.sessions.pop(listener.session, None)
+        self.on_listeners()
 
     async def read(self, listener: Listener) -> bytes:
         """Bytes from the listener's cursor to the head, waiting for new ones if needed."""

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import sqlite_utils
 
 from radio.errors import CatalogError, DuplicateTrack, NotFound
-from radio.tracks import NewTrack
+from radio.tracks import EditRecord, NewTrack, PlayRecord, TrackRecord
 
 T = TypeVar("T")
 
@@ -30,7 +30,7 @@ def utcnow() -> str:
 
 
 def _migrate_1(db: sqlite_utils.Database) -> None:
-    db["tracks"].create(  # type: ignore[union-attr]
+    db.table("tracks").create(
         {
             "id": int,
             "station": str,
@@ -51,9 +51,9 @@ def _migrate_1(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"station", "title", "prompt", "seed", "audio_hash", "path", "created_at"},
     )
-    db["tracks"].create_index(["audio_hash"], unique=True)  # type: ignore[union-attr]
-    db["tracks"].create_index(["station", "id"])  # type: ignore[union-attr]
-    db["plays"].create(  # type: ignore[union-attr]
+    db.table("tracks").create_index(["audio_hash"], unique=True)
+    db.table("tracks").create_index(["station", "id"])
+    db.table("plays").create(
         {
             "id": int,
             "track_id": int,
@@ -65,14 +65,14 @@ def _migrate_1(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("track_id", "tracks", "id")],
     )
-    db["plays"].create_index(["station", "id"])  # type: ignore[union-attr]
-    db["plays"].create_index(["track_id"])  # type: ignore[union-attr]
+    db.table("plays").create_index(["station", "id"])
+    db.table("plays").create_index(["track_id"])
 
 
 def _migrate_2(db: sqlite_utils.Database) -> None:
     # The operator console's audit trail (issue: "every edit is recorded: who, when,
     # before, after"); before/after are the station's table as JSON, null on add/remove.
-    db["edits"].create(  # type: ignore[union-attr]
+    db.table("edits").create(
         {
             "id": int,
             "station": str,
@@ -85,7 +85,7 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"station", "action", "who", "at"},
     )
-    db["edits"].create_index(["station", "id"])  # type: ignore[union-attr]
+    db.table("edits").create_index(["station", "id"])
 
 
 # Append-only: each function moves the schema one version forward (PRAGMA user_version).
@@ -147,7 +147,7 @@ class Catalog:
             "created_at": utcnow(),
         }
         try:
-            return int(self.db["tracks"].insert(row).last_pk)  # type: ignore[union-attr, arg-type]
+            return self._insert("tracks", row)
         except sqlite3.IntegrityError as exc:
             if "audio_hash" in str(exc):
                 raise DuplicateTrack(
@@ -155,15 +155,15 @@ class Catalog:
                 ) from exc
             raise CatalogError(str(exc)) from exc
 
-    def track(self, track_id: int) -> dict[str, Any]:
-        rows = list(self.db.query(f"{_TRACK_SELECT} WHERE t.id = ?", [track_id]))
+    def track(self, track_id: int) -> TrackRecord:
+        rows = self._tracks(f"{_TRACK_SELECT} WHERE t.id = ?", [track_id])
         if not rows:
             raise NotFound(f"no track {track_id}")
-        return _track_row(rows[0])
+        return rows[0]
 
     def tracks(
         self, station: str | None = None, limit: int = 50, before: int | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[TrackRecord]:
         where: list[str] = ["1=1"]
         args: list[object] = []
         if station:
@@ -173,19 +173,19 @@ class Catalog:
             where.append("t.id < ?")
             args.append(before)
         sql = f"{_TRACK_SELECT} WHERE {' AND '.join(where)} ORDER BY t.id DESC LIMIT ?"
-        return [_track_row(r) for r in self.db.query(sql, [*args, limit])]
+        return self._tracks(sql, [*args, limit])
 
-    def unplayed(self) -> list[dict[str, Any]]:
+    def unplayed(self) -> list[TrackRecord]:
         """Tracks never played nor discarded, oldest first: the backlog after a restart."""
         sql = (
             f"{_TRACK_SELECT} WHERE t.discarded_at IS NULL"
             " AND NOT EXISTS (SELECT 1 FROM plays p WHERE p.track_id = t.id) ORDER BY t.id"
         )
-        return [_track_row(r) for r in self.db.query(sql)]
+        return self._tracks(sql, [])
 
     def least_recently_played(
         self, station: str, exclude: tuple[int, ...] = ()
-    ) -> list[dict[str, Any]]:
+    ) -> list[TrackRecord]:
         """The station's played tracks, least recently played first: the replay order."""
         skip = f"AND t.id NOT IN ({','.join('?' * len(exclude))})" if exclude else ""
         sql = (
@@ -193,13 +193,13 @@ class Catalog:
             " ORDER BY (SELECT MAX(p.id) FROM plays p WHERE p.track_id = t.id) IS NOT NULL,"
             " (SELECT MAX(p.id) FROM plays p WHERE p.track_id = t.id), t.id LIMIT 20"
         )
-        return [_track_row(r) for r in self.db.query(sql, [station, *exclude])]
+        return self._tracks(sql, [station, *exclude])
 
     def discard(self, track_ids: list[int]) -> None:
         now = utcnow()
         with self.transaction():
             for track_id in track_ids:
-                self.db["tracks"].update(track_id, {"discarded_at": now})  # type: ignore[union-attr]
+                self.db.table("tracks").update(track_id, {"discarded_at": now})
 
     def count(self, station: str | None = None) -> int:
         sql = "SELECT COUNT(*) FROM tracks" + (" WHERE station = ?" if station else "")
@@ -213,19 +213,19 @@ class Catalog:
             "started_at": utcnow(),
             "listeners": listeners,
         }
-        return int(self.db["plays"].insert(row).last_pk)  # type: ignore[union-attr, arg-type]
+        return self._insert("plays", row)
 
     def end_play(self, play_id: int, listeners: int) -> None:
-        self.db["plays"].update(play_id, {"ended_at": utcnow(), "listeners": listeners})  # type: ignore[union-attr]
+        self.db.table("plays").update(play_id, {"ended_at": utcnow(), "listeners": listeners})
 
-    def recent_plays(self, station: str, limit: int = 20) -> list[dict[str, Any]]:
+    def recent_plays(self, station: str, limit: int = 20) -> list[PlayRecord]:
         sql = (
-            "SELECT p.id AS play_id, p.started_at, p.ended_at, p.listeners,"
-            " t.id, t.title, t.station,"
-            " t.duration FROM plays p JOIN tracks t ON t.id = p.track_id"
+            "SELECT p.id AS play_id, p.track_id, p.station, t.title, t.duration,"
+            " p.started_at, p.ended_at, p.listeners"
+            " FROM plays p JOIN tracks t ON t.id = p.track_id"
             " WHERE p.station = ? ORDER BY p.id DESC LIMIT ?"
         )
-        return list(self.db.query(sql, [station, limit]))
+        return [PlayRecord(**row) for row in self.db.query(sql, [station, limit])]
 
     # -- edits (the operator console's audit trail) ---------------------------
     def record_edit(
@@ -244,17 +244,29 @@ class Catalog:
             "before": None if before is None else json.dumps(before, sort_keys=True),
             "after": None if after is None else json.dumps(after, sort_keys=True),
         }
-        return int(self.db["edits"].insert(row).last_pk)  # type: ignore[union-attr, arg-type]
+        return self._insert("edits", row)
 
-    def edits(self, station: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    def edits(self, station: str | None = None, limit: int = 50) -> list[EditRecord]:
         """The newest edits first, before/after decoded."""
         where, args = ("WHERE station = ?", [station]) if station else ("", [])
         sql = f"SELECT * FROM edits {where} ORDER BY id DESC LIMIT ?"
-        rows = [dict(r) for r in self.db.query(sql, [*args, limit])]
-        for row in rows:
-            for key in ("before", "after"):
-                row[key] = None if row[key] is None else json.loads(row[key])
-        return rows
+        return [
+            EditRecord(**{**row, "before": _json(row["before"]), "after": _json(row["after"])})
+            for row in self.db.query(sql, [*args, limit])
+        ]
+
+    # -- rows -----------------------------------------------------------------
+    def _insert(self, table: str, row: dict[str, Any]) -> int:
+        key = self.db.table(table).insert(row).last_pk
+        if key is None:  # sqlite-utils gives None only for a table without a primary key
+            raise CatalogError(f"{table}: insert returned no id")
+        return int(key)
+
+    def _tracks(self, sql: str, args: list[object]) -> list[TrackRecord]:
+        return [
+            TrackRecord(**{**row, "parameters": _json(row["parameters"]) or {}})
+            for row in self.db.query(sql, args)
+        ]
 
 
 _TRACK_SELECT = (
@@ -262,28 +274,51 @@ _TRACK_SELECT = (
 )
 
 
-def _track_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(row)
-    out["hash"] = out.pop("audio_hash")
-    out["parameters"] = json.loads(out["parameters"] or "{}")
-    return out
+def _json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
 
 
 class CatalogWriter:
-    """Runs catalog calls on one dedicated thread: the loop never touches SQLite."""
+    """Runs catalog calls on one dedicated thread: the loop never touches SQLite.
+
+    Nothing opens at construction: `open()` starts the thread and the connection
+    (the radio's lifecycle does it first and closes it last), and a `with` block
+    does both for the CLI and tests.
+    """
 
     def __init__(self, path: Path | str) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog")
-        self._catalog = self._executor.submit(Catalog, path).result()
+        self.path = path
+        self._executor: ThreadPoolExecutor | None = None
+        self._catalog: Catalog | None = None
+
+    def open(self) -> CatalogWriter:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog")
+            self._catalog = self._executor.submit(Catalog, self.path).result()
+        return self
+
+    def __enter__(self) -> CatalogWriter:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     async def run(self, call: Callable[[Catalog], T]) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, call, self._catalog)
+        executor, catalog = self._opened()
+        return await asyncio.get_running_loop().run_in_executor(executor, call, catalog)
 
     def run_sync(self, call: Callable[[Catalog], T]) -> T:
-        """For the CLI and tests, outside any event loop."""
-        return self._executor.submit(call, self._catalog).result()
+        """From a thread other than the loop's: the CLI, preparation, tests."""
+        executor, catalog = self._opened()
+        return executor.submit(call, catalog).result()
 
     def close(self) -> None:
-        self._executor.submit(self._catalog.close).result()
-        self._executor.shutdown(wait=True)
+        if self._executor is not None and self._catalog is not None:
+            self._executor.submit(self._catalog.close).result()
+            self._executor.shutdown(wait=True)
+        self._executor = self._catalog = None
+
+    def _opened(self) -> tuple[ThreadPoolExecutor, Catalog]:
+        if self._executor is None or self._catalog is None:
+            raise CatalogError(f"the catalog {self.path} is not open")
+        return self._executor, self._catalog

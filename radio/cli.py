@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -133,9 +132,12 @@ def stations(stations: Path | None, check: bool) -> None:
 def generate(station: str, count: int, **options: Any) -> None:
     """Generate N tracks for STATION into the backlog, offline."""
     from radio.catalog import CatalogWriter
-    from radio.fill import fill
+    from radio.offline import make_tracks
+    from radio.scheduler import random_seed
 
     settings = _settings(**options)
+    # Why a track failed is logged by the preparation path; show it on stderr.
+    logging.basicConfig(level=logging.WARNING, format="  %(levelname)s %(message)s")
     lineup = _lineup(settings)
     target = lineup.get(station)
     if target is None:
@@ -145,24 +147,19 @@ def generate(station: str, count: int, **options: Any) -> None:
         )
     generator, reason = _generator(settings)
     click.echo(f"generator: {generator.name} ({reason})", err=True)
-    catalog = CatalogWriter(Path(settings.cache) / "catalog.db")
     failures = 0
     try:
-        with click.progressbar(length=count, label=f"{station}", file=sys.stderr) as bar:
-            for track_id, message in fill(
-                target,
-                count,
-                generator,
-                catalog,
-                Path(settings.cache),
-                lambda: secrets.randbits(31),
-            ):
+        with (
+            CatalogWriter(Path(settings.cache) / "catalog.db") as catalog,
+            click.progressbar(length=count, label=station, file=sys.stderr) as bar,
+        ):
+            tracks = make_tracks(
+                target, count, generator, catalog, Path(settings.cache), random_seed
+            )
+            for track in tracks:
                 bar.update(1)
-                if track_id is None:
-                    failures += 1
-                    click.echo(f"\n  failed: {message}", err=True)
+                failures += track is None
     finally:
-        catalog.close()
         generator.close()
     click.echo(f"{count - failures} of {count} tracks added to {station}'s backlog")
     if failures:
@@ -178,18 +175,14 @@ def catalog(cache: Path | None, station: str | None, limit: int) -> None:
     from radio.catalog import CatalogWriter
 
     settings = _settings(cache=cache)
-    writer = CatalogWriter(Path(settings.cache) / "catalog.db")
-    try:
+    with CatalogWriter(Path(settings.cache) / "catalog.db") as writer:
         total = writer.run_sync(lambda c: c.count(station))
-        rows = writer.run_sync(lambda c: c.tracks(station, limit))
-    finally:
-        writer.close()
+        records = writer.run_sync(lambda c: c.tracks(station, limit))
     click.echo(f"{total} tracks")
-    for row in rows:
+    for r in records:
         click.echo(
-            f"{row['id']:>6}  {row['station']:<14} {row['duration']:>6.1f} s"
-            f"  plays {row['plays']:<3} "
-            f"{row['created_at'][:19]}  {row['title']}"
+            f"{r.id:>6}  {r.station:<14} {r.duration:>6.1f} s  plays {r.plays:<3} "
+            f"{r.created_at[:19]}  {r.title}"
         )
 
 

@@ -160,7 +160,7 @@ class Playout:
         backlog: Backlog,
         catalog: CatalogWriter,
         broadcast: Broadcast,
-        listeners: Callable[[], int] | None = None,
+        on_start: Callable[[], None] = lambda: None,
     ) -> None:
         self.station = station
         self.backlog = backlog
@@ -168,7 +168,7 @@ class Playout:
         self.broadcast = broadcast
         self.encoder = Mp3Encoder(station.bitrate)
         self.mixer = Mixer(station.crossfade_seconds)
-        self.listeners = listeners or (lambda: len(broadcast.listeners))
+        self.on_start = on_start  # told as each track's first audio is published
         self.now: NowPlaying | None = None
         self.started_at = time.time()
         self.skip_requested = False
@@ -313,7 +313,8 @@ class Playout:
     async def _on_air(self, track: Track, offset: int) -> None:
         await self._end_play()
         self.now = NowPlaying(track=track, started=time.time(), offset=offset)
-        listeners = self.listeners()
+        self.on_start()
+        listeners = len(self.broadcast.listeners)
         self.now.play_id = await self.catalog.run(
             lambda c: c.start_play(track.id, self.station.id, listeners)
         )
@@ -321,6 +322,6 @@ class Playout:
 
     async def _end_play(self) -> None:
         if self.now and self.now.play_id is not None:
-            play_id, listeners = self.now.play_id, self.listeners()
+            play_id, listeners = self.now.play_id, len(self.broadcast.listeners)
             await self.catalog.run(lambda c: c.end_play(play_id, listeners))
             self.now.play_id = None

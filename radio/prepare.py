@@ -1,8 +1,11 @@
-"""Generated audio in, a track in the cache, the catalog and the backlog out.
+"""Generated audio in, a Track (cache file and catalog row) out: the one preparation path.
 
 The stages, in order: playout format (44.1 kHz stereo) -> trim silent edges ->
 short fades -> loudness to -14 LUFS with peaks <= -1 dBFS -> FLAC written under
-a temporary name then renamed -> catalog row (unique audio hash).
+a temporary name then renamed -> catalog row (unique audio hash) -> Track.
+The scheduler and `radio generate` both call `prepare_or_skip`, so both follow
+one error policy: audio that cannot be used is logged and skipped, and a bug in
+a stage is logged with its traceback; neither stops the tracks after it.
 
 The cache is 16-bit FLAC: playout re-encodes every track to MP3, so a lossy
 cache would stack two generations of artefacts; FLAC keeps the source exact at
@@ -12,6 +15,7 @@ roughly half the size of WAV.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +27,12 @@ from radio.audio import PLAYOUT_RATE, Samples
 from radio.audio.edges import fade_edges, trim_silence
 from radio.audio.loudness import normalize
 from radio.audio.resample import to_playout
-from radio.errors import AudioError
+from radio.catalog import CatalogWriter
+from radio.errors import AudioError, DuplicateTrack, RadioError
 from radio.generators.base import GeneratedAudio
-from radio.tracks import NewTrack
+from radio.tracks import NewTrack, Track
+
+log = logging.getLogger(__name__)
 
 MIN_SECONDS = 1.0
 
@@ -69,15 +76,6 @@ def write_cache(prepared: PreparedAudio, cache_dir: Path, station: str) -> str:
     return relative
 
 
-def prepare_track(
-    generated: GeneratedAudio, cache_dir: Path, title: str, generator: str, model: str
-) -> NewTrack:
-    """All the blocking stages for one track: signal, cache file, and its catalog row."""
-    prepared = prepare_audio(generated)
-    path = write_cache(prepared, cache_dir, generated.request.station)
-    return new_track(generated, prepared, path, title, generator, model)
-
-
 def new_track(
     generated: GeneratedAudio,
     prepared: PreparedAudio,
@@ -101,3 +99,45 @@ def new_track(
         audio_hash=prepared.audio_hash,
         path=path,
     )
+
+
+@dataclass(frozen=True)
+class Maker:
+    """What made a batch, recorded with each track so it can be made again."""
+
+    generator: str
+    model: str
+
+
+def prepare(
+    generated: GeneratedAudio, title: str, maker: Maker, cache_dir: Path, catalog: CatalogWriter
+) -> Track:
+    """Every stage for one track, blocking: run it on a worker thread, never the loop."""
+    prepared = prepare_audio(generated)
+    path = write_cache(prepared, cache_dir, generated.request.station)
+    row = new_track(generated, prepared, path, title, maker.generator, maker.model)
+    try:
+        track_id = catalog.run_sync(lambda c: c.add_track(row))
+    except DuplicateTrack:
+        raise  # the file is the existing track's own (its name is the audio hash)
+    except BaseException:
+        (cache_dir / path).unlink(missing_ok=True)  # no audio without a catalog row
+        raise
+    return Track(track_id, row.station, row.title, cache_dir / path, row.duration)
+
+
+def prepare_or_skip(
+    generated: GeneratedAudio, title: str, maker: Maker, cache_dir: Path, catalog: CatalogWriter
+) -> Track | None:
+    """`prepare` under the one error policy: None (and a log line) for a track not used."""
+    request = generated.request
+    try:
+        track = prepare(generated, title, maker, cache_dir, catalog)
+    except RadioError as exc:
+        log.warning("%s: track (seed %d) not used: %s", request.station, request.seed, exc)
+        return None
+    except Exception:  # a bug in a stage must not stop the other tracks
+        log.exception("%s: preparing track (seed %d) failed", request.station, request.seed)
+        return None
+    log.info("%s: prepared %r (%.1f s)", track.station, track.title, track.duration)
+    return track

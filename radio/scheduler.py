@@ -1,8 +1,10 @@
 """Station backlogs in, batched generation requests out; the station closest to dry goes first.
 
-APScheduler ticks `fill` on the event loop; generation runs on one worker thread
-(the GPU is one device) and preparation on another, so while batch N is being
-normalised and written, batch N+1 is already generating. Neither touches the loop.
+The scheduler is the radio's one clock: an APScheduler that ticks the backlog
+top-up twice a second and runs the core's other periodic jobs (daypart
+boundaries). A tick only decides; generation runs on one worker thread (the GPU
+is one device) and preparation on another, so while batch N is being normalised
+and written, batch N+1 is already generating. Neither touches the event loop.
 """
 
 from __future__ import annotations
@@ -13,18 +15,20 @@ import secrets
 from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from radio.backlog import Backlog
 from radio.catalog import CatalogWriter
-from radio.errors import RadioError
 from radio.generators.base import GeneratedAudio, GenerationRequest, Generator, request_for
+from radio.lineup.dayparts import daypart_at
 from radio.lineup.prompts import ConcretePrompt, concrete_prompt
-from radio.lineup.stations import Daypart, Station
-from radio.prepare import prepare_track
-from radio.tracks import Track
+from radio.lineup.stations import Station
+from radio.prepare import Maker, prepare_or_skip
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,10 @@ TICK_SECONDS = 0.5
 # A station with nothing to play gets a short first track, so a fresh install has
 # every station on air within seconds rather than after fifteen full-length tracks.
 FIRST_TRACK_SECONDS = 20.0
+
+
+def random_seed() -> int:
+    return secrets.randbits(31)
 
 
 @dataclass
@@ -48,6 +56,12 @@ class Pending:
     prompt: ConcretePrompt
 
 
+def pending(station: Station, seed: int, seconds: float, moment: datetime | None = None) -> Pending:
+    """What a generator is asked for one track: the prompt set in force at `moment`."""
+    prompt = concrete_prompt(station, seed, daypart_at(station, moment))
+    return Pending(request_for(station, prompt, seed, seconds), prompt)
+
+
 @dataclass
 class Scheduler:
     """Keeps every enabled station's backlog at or above its target, in seconds of audio."""
@@ -58,34 +72,38 @@ class Scheduler:
     catalog: CatalogWriter
     cache_dir: Path
     seconds_ahead: Callable[[str], float]
-    dayparts: dict[str, Daypart] = field(default_factory=dict)
+    # Injectable so a test can choose what each track is made from.
+    seeds: Callable[[], int] = random_seed
     stats: dict[str, StationStats] = field(default_factory=dict)
+    jobs: AsyncIOScheduler = field(default_factory=AsyncIOScheduler)
     _pending_seconds: dict[str, float] = field(default_factory=dict)
     _busy: bool = False
-    _aps: AsyncIOScheduler | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        self._generate_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
-        self._prepare_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prepare")
+    _generate_pool: ThreadPoolExecutor | None = None
+    _prepare_pool: ThreadPoolExecutor | None = None
 
     # -- lifecycle ------------------------------------------------------------
-    def start(self) -> AsyncIOScheduler:
-        self._aps = AsyncIOScheduler()
-        self._aps.add_job(
-            self.fill, "interval", seconds=TICK_SECONDS, id="fill", max_instances=1, coalesce=True
+    def start(self) -> None:
+        self._generate_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
+        self._prepare_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prepare")
+        self.jobs.add_job(
+            self.fill, "interval", seconds=TICK_SECONDS, id="top-up", max_instances=1, coalesce=True
         )
-        self._aps.start()
-        return self._aps
+        self.jobs.start()
+
+    def every_minute(self, job: Callable[[], Any], job_id: str) -> None:
+        """Run `job` at the start of every minute on the radio's clock."""
+        self.jobs.add_job(job, "cron", second=0, id=job_id, coalesce=True, misfire_grace_time=30)
 
     async def stop(self) -> None:
-        if self._aps and self._aps.running:
-            self._aps.shutdown(wait=False)
+        if self.jobs.running:
+            self.jobs.shutdown(wait=False)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._generate_pool.shutdown(wait=True, cancel_futures=True)
-        self._prepare_pool.shutdown(wait=True, cancel_futures=True)
+        for pool in (self._generate_pool, self._prepare_pool):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
 
     # -- deciding -------------------------------------------------------------
     def ahead(self, station: str) -> float:
@@ -98,13 +116,12 @@ class Scheduler:
         short.sort(key=lambda s: self.ahead(s.id))
         return short[: self.generator.max_batch]
 
-    def request_for(self, station: Station) -> Pending:
-        seed = secrets.randbits(31)
+    def request_for(self, station: Station, moment: datetime | None = None) -> Pending:
+        """The next track's request: the prompt set in force now, a fresh seed."""
         seconds = station.track_seconds
         if self.ahead(station.id) == 0.0:
             seconds = min(seconds, FIRST_TRACK_SECONDS)
-        prompt = concrete_prompt(station, seed, self.dayparts.get(station.id))
-        return Pending(request_for(station, prompt, seed, seconds), prompt)
+        return pending(station, self.seeds(), seconds, moment)
 
     # -- doing ----------------------------------------------------------------
     async def fill(self) -> None:
@@ -162,42 +179,28 @@ class Scheduler:
     async def _prepare_all(
         self, batch: list[Pending], results: list[GeneratedAudio] | None
     ) -> None:
-        for index, item in enumerate(batch):
-            if results is not None and index < len(results):
-                await self._prepare_one(item, results[index])
-            self._add_pending(item.request.station, -item.request.seconds)
-
-    async def _prepare_one(self, item: Pending, generated: GeneratedAudio) -> Track | None:
         loop = asyncio.get_running_loop()
-        station = item.request.station
-        try:
-            row = await loop.run_in_executor(
-                self._prepare_pool,
-                prepare_track,
-                generated,
-                self.cache_dir,
-                item.prompt.title,
-                self.generator.name,
-                self.generator.model,
-            )
-            track_id = await self.catalog.run(lambda c: c.add_track(row))
-        except RadioError as exc:
-            log.warning("%s: track (seed %d) not used: %s", station, item.request.seed, exc)
-            self._stats(station).failed += 1
-            return None
-        except Exception:  # a bug in preparation must not stop the other stations
-            log.exception("%s: preparing track (seed %d) failed", station, item.request.seed)
-            self._stats(station).failed += 1
-            return None
-        track = Track(track_id, station, row.title, self.cache_dir / row.path, row.duration)
-        self.backlog.push(track)
-        stats = self._stats(station)
-        stats.generated += 1
-        stats.seconds_generated += row.duration
-        log.info(
-            "%s: prepared %r (%.1f s, %.1f LUFS)", station, row.title, row.duration, row.loudness
-        )
-        return track
+        maker = Maker(self.generator.name, self.generator.model)
+        for index, item in enumerate(batch):
+            station = item.request.station
+            if results is not None and index < len(results):
+                prepare = partial(
+                    prepare_or_skip,
+                    results[index],
+                    item.prompt.title,
+                    maker,
+                    self.cache_dir,
+                    self.catalog,
+                )
+                track = await loop.run_in_executor(self._prepare_pool, prepare)
+                stats = self._stats(station)
+                if track is None:
+                    stats.failed += 1
+                else:
+                    self.backlog.push(track)
+                    stats.generated += 1
+                    stats.seconds_generated += track.duration
+            self._add_pending(station, -item.request.seconds)
 
     def _add_pending(self, station: str, seconds: float) -> None:
         self._pending_seconds[station] = self._pending_seconds.get(station, 0.0) + seconds

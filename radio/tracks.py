@@ -37,3 +37,56 @@ class Track:
     title: str
     path: Path
     duration: float
+
+
+@dataclass(frozen=True)
+class TrackRecord:
+    """One unique track as the catalog holds it."""
+
+    id: int
+    station: str
+    title: str
+    prompt: str
+    seed: int
+    generator: str
+    model: str
+    parameters: Mapping[str, object]
+    duration: float
+    sample_rate: int
+    loudness: float
+    audio_hash: str
+    path: str  # relative to the cache folder
+    created_at: str
+    discarded_at: str | None  # set when "apply now" dropped it unplayed
+    plays: int
+
+    def track(self, cache_dir: Path) -> Track:
+        """The record as playout takes it."""
+        return Track(self.id, self.station, self.title, cache_dir / self.path, self.duration)
+
+
+@dataclass(frozen=True)
+class PlayRecord:
+    """One play of a track on its station."""
+
+    play_id: int
+    track_id: int
+    station: str
+    title: str
+    duration: float
+    started_at: str
+    ended_at: str | None
+    listeners: int | None
+
+
+@dataclass(frozen=True)
+class EditRecord:
+    """One operator action in the console's audit trail."""
+
+    id: int
+    station: str
+    action: str
+    who: str
+    at: str
+    before: Mapping[str, object] | None
+    after: Mapping[str, object] | None

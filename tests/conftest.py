@@ -11,11 +11,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from radio.core import Radio
 from radio.generators.base import Generator
 from radio.lineup.stations import parse_stations
 from radio.server.app import create_app
 from radio.server.keys import RADIO
-from radio.server.radio import Radio
 from radio.settings import Settings
 from tests.dummies import ToneGenerator
 from tests.support import REPO, StartServer, short_lineup

@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from radio.server.radio import Radio
+from radio.core import Radio
 from tests.support import StartServer, short_lineup, wait_until
 
 TOKEN = "correct horse battery staple"
@@ -27,12 +27,12 @@ NEW_STATION = {
 # (method, path, body) for every console action
 ACTIONS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/api/admin/stations", None),
-    ("GET", "/api/edits", None),
-    ("PATCH", "/api/stations/jazz", {"prompt": "{mood} jazz at dawn"}),
-    ("POST", "/api/stations", NEW_STATION),
-    ("DELETE", "/api/stations/metal", None),
-    ("POST", "/api/stations/jazz/skip", None),
-    ("POST", "/api/stations/jazz/apply-now", None),
+    ("GET", "/api/admin/edits", None),
+    ("PATCH", "/api/admin/stations/jazz", {"prompt": "{mood} jazz at dawn"}),
+    ("POST", "/api/admin/stations", NEW_STATION),
+    ("DELETE", "/api/admin/stations/metal", None),
+    ("POST", "/api/admin/stations/jazz/skip", None),
+    ("POST", "/api/admin/stations/jazz/apply-now", None),
 ]
 
 
@@ -115,7 +115,7 @@ async def test_invalid_edits_are_refused_and_leave_the_file_alone(
 ) -> None:
     client, radio = console
     before = (tmp_path / "stations.toml").read_bytes()
-    response = await client.patch("/api/stations/jazz", json=body, headers=AUTH)
+    response = await client.patch("/api/admin/stations/jazz", json=body, headers=AUTH)
     assert response.status == status
     assert words in (await response.json())["error"]
     assert (tmp_path / "stations.toml").read_bytes() == before
@@ -125,10 +125,10 @@ async def test_invalid_edits_are_refused_and_leave_the_file_alone(
 async def test_unknown_stations_are_404(console: tuple[Client, Radio]) -> None:
     client, _ = console
     for method, path in [
-        ("PATCH", "/api/stations/nope"),
-        ("DELETE", "/api/stations/nope"),
-        ("POST", "/api/stations/nope/skip"),
-        ("POST", "/api/stations/nope/apply-now"),
+        ("PATCH", "/api/admin/stations/nope"),
+        ("DELETE", "/api/admin/stations/nope"),
+        ("POST", "/api/admin/stations/nope/skip"),
+        ("POST", "/api/admin/stations/nope/apply-now"),
     ]:
         response = await client.request(method, path, json={"name": "x"}, headers=AUTH)
         assert response.status == 404, path
@@ -144,13 +144,13 @@ async def test_a_prompt_edit_applied_now_is_the_next_generated_track(
 
     await wait_until(on_air)
     response = await client.patch(
-        "/api/stations/jazz", json={"prompt": "console-edited {mood} jazz"}, headers=AUTH
+        "/api/admin/stations/jazz", json={"prompt": "console-edited {mood} jazz"}, headers=AUTH
     )
     assert response.status == 200
     assert (await response.json())["station"]["prompt"] == "console-edited {mood} jazz"
     text = (tmp_path / "stations.toml").read_text()
     assert 'prompt = "console-edited {mood} jazz"' in text and "[stations.pools]" in text
-    applied = await client.post("/api/stations/jazz/apply-now", headers=AUTH)
+    applied = await client.post("/api/admin/stations/jazz/apply-now", headers=AUTH)
     assert applied.status == 200 and isinstance((await applied.json())["dropped"], int)
 
     async def edited_track_on_air() -> Any:
@@ -166,42 +166,44 @@ async def test_a_prompt_edit_applied_now_is_the_next_generated_track(
 
 async def test_every_action_is_in_the_edits_log(console: tuple[Client, Radio]) -> None:
     client, _ = console
-    await client.patch("/api/stations/jazz", json={"name": "Dawn Jazz"}, headers=AUTH)
-    await client.post("/api/stations/jazz/apply-now", headers=AUTH)
-    edits = (await (await client.get("/api/edits?station=jazz", headers=AUTH)).json())["edits"]
+    await client.patch("/api/admin/stations/jazz", json={"name": "Dawn Jazz"}, headers=AUTH)
+    await client.post("/api/admin/stations/jazz/apply-now", headers=AUTH)
+    edits = (await (await client.get("/api/admin/edits?station=jazz", headers=AUTH)).json())[
+        "edits"
+    ]
     assert [e["action"] for e in edits] == ["apply-now", "edit"]
     edit = edits[1]
     assert edit["who"] == "ada (127.0.0.1)" and edit["station"] == "jazz"
     assert edit["before"]["name"] == "Blue Hour Jazz" and edit["after"]["name"] == "Dawn Jazz"
     assert edit["at"] > "2024"
-    assert (await client.get("/api/edits?limit=0", headers=AUTH)).status == 400
+    assert (await client.get("/api/admin/edits?limit=0", headers=AUTH)).status == 400
 
 
 async def test_add_disable_enable_and_remove_a_station(
     console: tuple[Client, Radio], tmp_path: Path
 ) -> None:
     client, radio = console
-    added = await client.post("/api/stations", json=NEW_STATION, headers=AUTH)
+    added = await client.post("/api/admin/stations", json=NEW_STATION, headers=AUTH)
     assert added.status == 201
     assert (await client.head("/stream/lofi.mp3")).status == 200
     assert "lofi" in (tmp_path / "stations.toml").read_text()
-    duplicate = await client.post("/api/stations", json=NEW_STATION, headers=AUTH)
+    duplicate = await client.post("/api/admin/stations", json=NEW_STATION, headers=AUTH)
     assert duplicate.status == 422
 
-    off = await client.patch("/api/stations/lofi", json={"enabled": False}, headers=AUTH)
+    off = await client.patch("/api/admin/stations/lofi", json={"enabled": False}, headers=AUTH)
     assert off.status == 200 and "lofi" not in radio.on_air
     assert (await client.head("/stream/lofi.mp3")).status == 404
     overview = await (await client.get("/api/admin/stations", headers=AUTH)).json()
     lofi = next(s for s in overview["stations"] if s["id"] == "lofi")
     assert lofi["enabled"] is False and lofi["live"]["on_air"] is False
 
-    await client.patch("/api/stations/lofi", json={"enabled": True}, headers=AUTH)
+    await client.patch("/api/admin/stations/lofi", json={"enabled": True}, headers=AUTH)
     assert (await client.head("/stream/lofi.mp3")).status == 200
-    removed = await client.delete("/api/stations/lofi", headers=AUTH)
+    removed = await client.delete("/api/admin/stations/lofi", headers=AUTH)
     assert removed.status == 200 and "lofi" not in radio.on_air
     assert "lofi" not in (tmp_path / "stations.toml").read_text()
-    await client.delete("/api/stations/metal", headers=AUTH)
-    last = await client.delete("/api/stations/jazz", headers=AUTH)
+    await client.delete("/api/admin/stations/metal", headers=AUTH)
+    last = await client.delete("/api/admin/stations/jazz", headers=AUTH)
     assert last.status == 422 and "no stations" in (await last.json())["error"]
     assert "jazz" in radio.on_air
 
@@ -218,7 +220,7 @@ async def test_skip_cuts_to_the_next_track(start_server: StartServer) -> None:
     await wait_until(ready)
     assert playout.now is not None
     first = playout.now.track.id
-    response = await client.post("/api/stations/jazz/skip", headers=AUTH)
+    response = await client.post("/api/admin/stations/jazz/skip", headers=AUTH)
     assert response.status == 202
     assert (await response.json())["skipped"].startswith("Blue Hour Jazz - ")
 
@@ -256,17 +258,19 @@ async def test_dayparts_edited_over_the_api_take_over(console: tuple[Client, Rad
         "prompt": "{mood} daypart jazz",
         "pools": {"mood": ["nocturnal"]},
     }
-    response = await client.patch("/api/stations/jazz", json={"dayparts": [always]}, headers=AUTH)
+    response = await client.patch(
+        "/api/admin/stations/jazz", json={"dayparts": [always]}, headers=AUTH
+    )
     assert response.status == 200
-    assert radio.scheduler.dayparts["jazz"].name == "always"
-    await client.post("/api/stations/jazz/apply-now", headers=AUTH)
+    assert radio.daypart("jazz").name == "always"  # type: ignore[union-attr]
+    await client.post("/api/admin/stations/jazz/apply-now", headers=AUTH)
 
     async def daypart_track() -> Any:
         rows = await radio.catalog.run(lambda c: c.tracks("jazz", 5))
-        return [r for r in rows if r["prompt"] == "nocturnal daypart jazz"]
+        return [r for r in rows if r.prompt == "nocturnal daypart jazz"]
 
     await wait_until(daypart_track)
     overview = await (await client.get("/api/admin/stations", headers=AUTH)).json()
     assert overview["stations"][0]["live"]["daypart"] == "always"
-    await client.patch("/api/stations/jazz", json={"dayparts": []}, headers=AUTH)
-    assert "jazz" not in radio.scheduler.dayparts
+    await client.patch("/api/admin/stations/jazz", json={"dayparts": []}, headers=AUTH)
+    assert radio.daypart("jazz") is None

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from radio.catalog import Catalog, CatalogWriter
-from radio.errors import DuplicateTrack, NotFound
+from radio.errors import CatalogError, DuplicateTrack, NotFound
 from radio.tracks import NewTrack
 
 
@@ -29,12 +29,12 @@ def test_track_rows_and_paging() -> None:
     catalog = Catalog(":memory:")
     ids = [catalog.add_track(track(n, "jazz" if n % 2 else "metal")) for n in range(1, 8)]
     row = catalog.track(ids[0])
-    assert row["hash"] == "hash-1" and row["parameters"] == {"hz": 1} and row["plays"] == 0
+    assert row.audio_hash == "hash-1" and row.parameters == {"hz": 1} and row.plays == 0
     page = catalog.tracks(limit=3)
-    assert [r["id"] for r in page] == ids[::-1][:3]
-    older = catalog.tracks(limit=3, before=page[-1]["id"])
-    assert [r["id"] for r in older] == ids[::-1][3:6]
-    assert {r["station"] for r in catalog.tracks("metal")} == {"metal"}
+    assert [r.id for r in page] == ids[::-1][:3]
+    older = catalog.tracks(limit=3, before=page[-1].id)
+    assert [r.id for r in older] == ids[::-1][3:6]
+    assert {r.station for r in catalog.tracks("metal")} == {"metal"}
     with pytest.raises(NotFound):
         catalog.track(999)
 
@@ -42,25 +42,28 @@ def test_track_rows_and_paging() -> None:
 def test_unplayed_and_replay_order() -> None:
     catalog = Catalog(":memory:")
     a, b, c = (catalog.add_track(track(n)) for n in (1, 2, 3))
-    assert [r["id"] for r in catalog.unplayed()] == [a, b, c]
+    assert [r.id for r in catalog.unplayed()] == [a, b, c]
     play = catalog.start_play(b, "jazz", 2)
     catalog.end_play(play, 3)
     catalog.start_play(a, "jazz", 0)
     catalog.discard([c])
     assert catalog.unplayed() == []
     # Never-played first, then least recently played.
-    assert [r["id"] for r in catalog.least_recently_played("jazz")] == [c, b, a]
-    assert [r["id"] for r in catalog.least_recently_played("jazz", exclude=(c,))] == [b, a]
+    assert [r.id for r in catalog.least_recently_played("jazz")] == [c, b, a]
+    assert [r.id for r in catalog.least_recently_played("jazz", exclude=(c,))] == [b, a]
     recent = catalog.recent_plays("jazz")
-    assert [r["id"] for r in recent] == [a, b] and recent[1]["listeners"] == 3
+    assert [r.track_id for r in recent] == [a, b] and recent[1].listeners == 3
 
 
 def test_file_catalog_survives_reopen_and_runs_off_thread(tmp_path: Path) -> None:
     writer = CatalogWriter(tmp_path / "catalog.db")
-    track_id = writer.run_sync(lambda c: c.add_track(track(1)))
-    writer.close()
-    again = CatalogWriter(tmp_path / "catalog.db")
-    assert again.run_sync(lambda c: c.track(track_id))["title"] == "Track 1"
-    mode = again.run_sync(lambda c: c.db.execute("PRAGMA journal_mode").fetchone()[0])
+    with pytest.raises(CatalogError, match="not open"):  # nothing opens at construction
+        writer.run_sync(lambda c: c.count())
+    assert not (tmp_path / "catalog.db").exists()
+    with writer:
+        track_id = writer.run_sync(lambda c: c.add_track(track(1)))
+    with CatalogWriter(tmp_path / "catalog.db") as again:
+        assert again.run_sync(lambda c: c.track(track_id)).title == "Track 1"
+        mode = again.run_sync(lambda c: c.db.execute("PRAGMA journal_mode").fetchone()[0])
     assert mode == "wal"
     again.close()

@@ -18,14 +18,13 @@ def test_generate_fills_the_backlog_offline_and_catalog_lists_it(tmp_path: Path)
     result = runner.invoke(main, ["generate", "metal", "-n", "2", "--generator", "synth", *common])
     assert result.exit_code == 0, result.output
     assert "2 of 2 tracks added to metal's backlog" in result.output
-    catalog = CatalogWriter(cache / "catalog.db")
-    rows = catalog.run_sync(lambda c: c.unplayed())
-    catalog.close()
-    assert len(rows) == 2 and {r["generator"] for r in rows} == {"synth"}
-    assert all((cache / r["path"]).is_file() for r in rows)
+    with CatalogWriter(cache / "catalog.db") as catalog:
+        rows = catalog.run_sync(lambda c: c.unplayed())
+    assert len(rows) == 2 and {r.generator for r in rows} == {"synth"}
+    assert all((cache / r.path).is_file() for r in rows)
     listing = runner.invoke(main, ["catalog", "--cache", str(cache)])
     assert listing.exit_code == 0 and "2 tracks" in listing.output
-    assert rows[0]["title"] in listing.output
+    assert rows[0].title in listing.output
 
 
 def test_generate_rejects_an_unknown_station(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Dayparts: which prompt set holds a station at a given minute, kept current by a cron job."""
+"""Dayparts: which prompt set holds a station at a given minute, read as crontab reads cron."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from radio.lineup.dayparts import Dayparts, current, holds
+from radio.errors import ConfigError
+from radio.lineup.dayparts import current, daypart_at, holds
 from radio.lineup.stations import Daypart, parse_stations
+from radio.scheduler import pending
 from tests.support import short_lineup
 
 UTC = ZoneInfo("UTC")
@@ -28,7 +30,7 @@ def at(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
         (at(2, 3, 30, 10), "night"),
         (at(2, 5, 59, 59), "night"),
         (at(2, 6, 0), None),
-        (at(3, 20, 0), "friday"),  # Friday: crontab's 5, APScheduler's Saturday
+        (at(3, 20, 0), "friday"),  # Friday: crontab's 5 (APScheduler would read Saturday)
         (at(3, 22, 30), "friday"),  # both match: the first listed wins
         (at(4, 20, 0), None),  # Saturday
     ],
@@ -47,22 +49,25 @@ def test_weekday_numbers_and_names_read_as_in_crontab() -> None:
     assert holds(Daypart("x", "* * * * 0-6", "p", {}), monday)
 
 
-async def test_the_cron_job_switches_dayparts_on_and_off() -> None:
-    lineup = parse_stations(
-        short_lineup()
-        + '[[stations.dayparts]]\nname = "night"\ncron = "* 22-23,0-5 * * *"\n'
-        + 'prompt = "{mood} night metal"\n[stations.dayparts.pools]\nmood = ["slow"]\n'
-    )
-    active: dict[str, Daypart] = {}
-    dayparts = Dayparts(active, UTC)
-    dayparts.start(lineup.stations)
-    try:
-        dayparts.refresh(at(1, 23, 15))  # what the every-minute job runs
-        assert set(active) == {"metal"} and active["metal"].prompt == "{mood} night metal"
-        dayparts.refresh(at(2, 6, 0))
-        assert active == {}
-        dayparts.refresh(at(2, 23, 0))
-        dayparts.sync(parse_stations(short_lineup()).stations)  # dayparts removed by an edit
-        assert active == {}
-    finally:
-        dayparts.stop()
+NIGHT_METAL = (
+    short_lineup()
+    + '[[stations.dayparts]]\nname = "night"\ncron = "* 22-23,0-5 * * *"\n'
+    + 'prompt = "{mood} night metal"\n[stations.dayparts.pools]\nmood = ["slow"]\n'
+)
+
+
+def test_the_request_takes_the_daypart_in_force_when_it_is_built() -> None:
+    metal = parse_stations(NIGHT_METAL).get("metal")
+    assert metal is not None
+    assert daypart_at(metal, at(1, 23, 15)) is not None
+    assert pending(metal, 1, 4.0, at(1, 23, 15)).request.prompt == "slow night metal"
+    assert daypart_at(metal, at(2, 6, 0)) is None
+    own = pending(metal, 1, 4.0, at(2, 6, 0)).request.prompt
+    assert own.split()[0] in ("epic", "furious") and "night" not in own
+
+
+def test_bad_cron_is_refused_with_its_station_and_key() -> None:
+    with pytest.raises(ConfigError, match=r"station 'metal', key 'dayparts\[0\]\.cron'"):
+        parse_stations(NIGHT_METAL.replace("* 22-23,0-5 * * *", "* 25 * * *"))
+    with pytest.raises(ConfigError, match="five crontab fields"):
+        parse_stations(NIGHT_METAL.replace("* 22-23,0-5 * * *", "0 * * * * *"))

@@ -147,7 +147,7 @@ async def test_a_station_with_an_empty_backlog_keeps_sending_audio(
     start_server: StartServer, tmp_path: Path
 ) -> None:
     cache = tmp_path / "cache"
-    catalog = CatalogWriter(cache / "catalog.db")
+    catalog = CatalogWriter(cache / "catalog.db").open()
     request = GenerationRequest("jazz", "Jazz", "warm jazz", 5, 3.0)
     generated = ToneGenerator().generate([request])[0]
     prepared = prepare_audio(generated)
@@ -181,8 +181,8 @@ async def test_a_restart_plays_the_unplayed_backlog(
         if first.backlog.seconds_queued("jazz") >= 8:
             break
     await first_client.close()  # a full, orderly shutdown
-    catalog = CatalogWriter(cache / "catalog.db")
-    waiting = [r["id"] for r in catalog.run_sync(lambda c: c.unplayed()) if r["station"] == "jazz"]
+    catalog = CatalogWriter(cache / "catalog.db").open()
+    waiting = [r.id for r in catalog.run_sync(lambda c: c.unplayed()) if r.station == "jazz"]
     before = catalog.run_sync(lambda c: c.count())
     catalog.close()
     assert len(waiting) >= 2

@@ -74,7 +74,9 @@ async def test_listeners_and_lineup_events(start_server: StartServer) -> None:
     listener.close()
 
     await client.patch(
-        "/api/stations/metal", json={"enabled": False}, headers={"Authorization": f"Bearer {TOKEN}"}
+        "/api/admin/stations/metal",
+        json={"enabled": False},
+        headers={"Authorization": f"Bearer {TOKEN}"},
     )
     lineup = await next_event(stream, "lineup", 5)
     assert lineup == {"stations": ["jazz"]}

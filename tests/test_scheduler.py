@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,8 +27,16 @@ pools = { mood = ["bright", "hushed"] }
 )
 
 
-def scheduler(tmp_path: Path, generator: ToneGenerator, ahead: dict[str, float]) -> Scheduler:
-    catalog = CatalogWriter(tmp_path / "catalog.db")
+@pytest.fixture
+def catalog(tmp_path: Path) -> Iterator[CatalogWriter]:
+    with CatalogWriter(tmp_path / "catalog.db") as writer:
+        yield writer
+
+
+def scheduler(
+    catalog: CatalogWriter, generator: ToneGenerator, ahead: dict[str, float]
+) -> Scheduler:
+    tmp_path = Path(str(catalog.path)).parent
     lineup = parse_stations(THREE)
     return Scheduler(
         stations=lambda: lineup.stations,
@@ -39,18 +48,18 @@ def scheduler(tmp_path: Path, generator: ToneGenerator, ahead: dict[str, float])
     )
 
 
-def test_plan_serves_the_station_that_runs_dry_soonest_first(tmp_path: Path) -> None:
+def test_plan_serves_the_station_that_runs_dry_soonest_first(catalog: CatalogWriter) -> None:
     ahead = {"jazz": 5.0, "metal": 1.0, "folk": 20.0}  # the target is 0.2 min = 12 s
-    plan = scheduler(tmp_path, ToneGenerator(max_batch=4), ahead).plan()
+    plan = scheduler(catalog, ToneGenerator(max_batch=4), ahead).plan()
     assert [s.id for s in plan] == ["metal", "jazz"]  # folk is above target
-    assert [s.id for s in scheduler(tmp_path, ToneGenerator(max_batch=1), ahead).plan()] == [
-        "metal"
-    ]
+    assert [s.id for s in scheduler(catalog, ToneGenerator(max_batch=1), ahead).plan()] == ["metal"]
 
 
-async def test_one_batch_serves_several_stations_and_fills_the_backlog(tmp_path: Path) -> None:
+async def test_one_batch_serves_several_stations_and_fills_the_backlog(
+    catalog: CatalogWriter,
+) -> None:
     generator = ToneGenerator(max_batch=3)
-    s = scheduler(tmp_path, generator, {})
+    s = scheduler(catalog, generator, {})
     await s.fill()
     await s.settle()
     assert len(generator.calls) == 1
@@ -59,14 +68,14 @@ async def test_one_batch_serves_several_stations_and_fills_the_backlog(tmp_path:
         assert len(s.backlog.queued(station)) == 1
         assert s.stats[station].generated == 1
     rows = s.catalog.run_sync(lambda c: c.tracks())
-    assert {r["seed"] for r in rows} == {r.seed for r in generator.calls[0]}
-    assert all(r["generator"] == "tone" and r["prompt"] for r in rows)
+    assert {r.seed for r in rows} == {r.seed for r in generator.calls[0]}
+    assert all(r.generator == "tone" and r.prompt for r in rows)
 
 
 async def test_a_failing_generator_is_logged_and_counted(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    catalog: CatalogWriter, caplog: pytest.LogCaptureFixture
 ) -> None:
-    s = scheduler(tmp_path, ToneGenerator(fail=True), {})
+    s = scheduler(catalog, ToneGenerator(fail=True), {})
     with caplog.at_level(logging.ERROR):
         await s.fill()
         await s.settle()
@@ -76,11 +85,21 @@ async def test_a_failing_generator_is_logged_and_counted(
     await s.stop()
 
 
-def test_an_empty_station_gets_a_short_first_track(tmp_path: Path) -> None:
+def test_an_empty_station_gets_a_short_first_track(catalog: CatalogWriter) -> None:
     ahead = {"jazz": 0.0, "metal": 5.0}
-    s = scheduler(tmp_path, ToneGenerator(), ahead)
+    s = scheduler(catalog, ToneGenerator(), ahead)
     lineup = parse_stations(short_lineup(track_seconds=90, crossfade_seconds=3))
     jazz, metal = lineup.get("jazz"), lineup.get("metal")
     assert jazz is not None and metal is not None
     assert s.request_for(jazz).request.seconds == FIRST_TRACK_SECONDS
     assert s.request_for(metal).request.seconds == 90
+
+
+async def test_seeds_are_injected_and_recorded(catalog: CatalogWriter) -> None:
+    seeds = iter(range(100, 200))
+    s = scheduler(catalog, ToneGenerator(max_batch=3), {})
+    s.seeds = lambda: next(seeds)
+    await s.fill()
+    await s.settle()
+    rows = s.catalog.run_sync(lambda c: c.tracks())
+    assert sorted(r.seed for r in rows) == [100, 101, 102]

@@ -134,10 +134,10 @@ async def test_apply_now_drops_the_backlog_and_the_queued_track(start_server: St
 
     async def all_discarded() -> bool:
         rows = await radio.catalog.run(lambda c: c.tracks("jazz", 100))
-        return {r["id"] for r in rows if r["discarded_at"]} == waiting
+        return {r.id for r in rows if r.discarded_at} == waiting
 
     await wait_until(all_discarded, 5, "the dropped tracks marked discarded")
-    assert not waiting & {r["id"] for r in await radio.catalog.run(lambda c: c.unplayed())}
+    assert not waiting & {r.id for r in await radio.catalog.run(lambda c: c.unplayed())}
 
 
 async def test_a_session_places_track_starts_on_the_players_clock(

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from croniter import croniter
+
 from radio.errors import ConfigError
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
@@ -228,9 +230,12 @@ def _check_template(template: str, pools: Mapping[str, Sequence[str]], fail: Any
             raise fail(f"placeholder {{{name}}} has no pool of that name", key)
 
 
-def _dayparts(raw: Any, fail: Any) -> tuple[Daypart, ...]:
-    from apscheduler.triggers.cron import CronTrigger  # the same parser that will schedule it
+def valid_cron(expression: str) -> bool:
+    """A five-field crontab expression, read as crontab reads it (see dayparts.py)."""
+    return len(expression.split()) == 5 and bool(croniter.is_valid(expression))
 
+
+def _dayparts(raw: Any, fail: Any) -> tuple[Daypart, ...]:
     if not isinstance(raw, list):
         raise fail("must be a list of tables", "dayparts")
     parts = []
@@ -244,10 +249,11 @@ def _dayparts(raw: Any, fail: Any) -> tuple[Daypart, ...]:
         for sub in ("name", "cron", "prompt"):
             if not isinstance(item.get(sub), str) or not item[sub].strip():
                 raise fail("must be a non-empty string", f"{key}.{sub}")
-        try:
-            CronTrigger.from_crontab(item["cron"])
-        except ValueError as exc:
-            raise fail(f"bad cron expression: {exc}", f"{key}.cron") from exc
+        if not valid_cron(item["cron"]):
+            raise fail(
+                "bad cron expression: five crontab fields (minute hour day month weekday)",
+                f"{key}.cron",
+            )
         pools = _pools(item.get("pools"), lambda msg, k, key=key: fail(msg, f"{key}.{k}"))
         _check_template(item["prompt"], pools, fail, f"{key}.prompt")
         parts.append(

@@ -1,30 +1,72 @@
-"""The aiohttp application: the radio's lifecycle, JSON errors and the routes."""
+"""Settings, a lineup and a generator in, the aiohttp application out: the app factory.
+
+The radio's lifecycle is entered from one cleanup_ctx; on shutdown every
+listener's stream and event stream is closed first, so graceful shutdown never
+waits on a listener. Errors leave as JSON and CORS headers are added in one place.
+"""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
+from radio.core import Radio
 from radio.errors import AuthError, ConfigError, NotFound, RadioError
 from radio.generators.base import Generator
 from radio.lineup.stations import StationsConfig
-from radio.server import admin, events
-from radio.server.keys import RADIO
-from radio.server.radio import Radio
+from radio.scheduler import random_seed
+from radio.server.events import EventHub
+from radio.server.keys import HUB, RADIO, SETTINGS
 from radio.server.routes import setup_routes
 from radio.settings import Settings
 
-log = logging.getLogger(__name__)
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Public, read-only surfaces any web page may use; the console's API is not one of them.
+CORS_PREFIXES = ("/stream/", "/api/", "/status-json.xsl", "/stations.m3u")
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+    "Access-Control-Allow-Headers": "Icy-MetaData, Range",
+    "Access-Control-Expose-Headers": (
+        "icy-name, icy-description, icy-genre, icy-url, icy-br, icy-pub, icy-metaint,"
+        " ice-audio-info"
+    ),
+}
+
+
+def create_app(
+    settings: Settings,
+    lineup: StationsConfig,
+    generator: Generator,
+    generator_reason: str,
+    seeds: Callable[[], int] = random_seed,
+) -> web.Application:
+    app = web.Application(middlewares=[json_errors, cors_preflight])
+    radio = Radio(settings, lineup, generator, generator_reason, seeds)
+    app[SETTINGS] = settings
+    app[RADIO] = radio
+    app[HUB] = EventHub(radio)
+    app.cleanup_ctx.append(_on_air)
+    app.on_shutdown.append(_close_streams)
+    app.on_response_prepare.append(_cors_headers)
+    setup_routes(app)
+    return app
+
+
+async def _on_air(app: web.Application) -> AsyncIterator[None]:
+    async with app[RADIO].running(), app[HUB].watching():
+        yield
+
+
+async def _close_streams(app: web.Application) -> None:
+    app[RADIO].close_streams()
+    app[HUB].close()
 
 
 def _error(status: int, message: str) -> web.Response:
-    return web.json_response(
-        {"error": message}, status=status, headers={"Access-Control-Allow-Origin": "*"}
-    )
+    return web.json_response({"error": message}, status=status)
 
 
 @web.middleware
@@ -46,25 +88,22 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return _error(400, str(exc))
 
 
-def create_app(
-    settings: Settings, lineup: StationsConfig, generator: Generator, generator_reason: str
-) -> web.Application:
-    app = web.Application(middlewares=[json_errors])
-    app[RADIO] = Radio(settings, lineup, generator, generator_reason)
-    app.cleanup_ctx.append(_radio_lifecycle)
-    admin.setup(app)  # dayparts start after the radio and stop before it
-    events.setup(app)
-    app.on_shutdown.append(_close_streams)
-    setup_routes(app)
-    return app
+def _public(request: web.Request) -> bool:
+    path = request.path
+    return path.startswith(CORS_PREFIXES) and not path.startswith("/api/admin/")
 
 
-async def _radio_lifecycle(app: web.Application) -> AsyncIterator[None]:
-    radio = app[RADIO]
-    await radio.start()
-    yield
-    await radio.stop()
+@web.middleware
+async def cors_preflight(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer a browser's preflight for any public route that exists."""
+    exists = (
+        request.match_info.http_exception is None or request.match_info.http_exception.status == 405
+    )
+    if request.method == "OPTIONS" and _public(request) and exists:
+        return web.Response(status=204, headers={"Access-Control-Max-Age": "86400"})
+    return await handler(request)
 
 
-async def _close_streams(app: web.Application) -> None:
-    app[RADIO].close_streams()
+async def _cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    if _public(request):
+        response.headers.update(CORS)

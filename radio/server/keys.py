@@ -1,4 +1,4 @@
-"""Typed application keys shared by the app and its handlers."""
+"""Typed keys: what the app factory puts on the app (and the console on a request)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from radio.server.radio import Radio
+from radio.settings import Settings
 
+if TYPE_CHECKING:
+    from radio.console import Console
+    from radio.core import Radio
+    from radio.server.events import EventHub
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 RADIO: web.AppKey[Radio] = web.AppKey("radio")
+HUB: web.AppKey[EventHub] = web.AppKey("events")
+CONSOLE: web.AppKey[Console] = web.AppKey("console")
+OPERATOR: web.RequestKey[str] = web.RequestKey("operator", str)  # who acts, once authorised

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from radio.server.admin import OFF
-from radio.server.keys import RADIO
+from radio.console import OFF
+from radio.server.keys import SETTINGS
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 PAGE_HEADERS = {"Cache-Control": "no-cache"}
@@ -23,7 +23,7 @@ async def index(request: web.Request) -> web.FileResponse:
 
 async def admin(request: web.Request) -> web.StreamResponse:
     """The console page; with no admin token configured, a page that says how to enable it."""
-    if not request.app[RADIO].settings.admin_token:
+    if not request.app[SETTINGS].admin_token:
         body = (
             '<!doctype html><html lang="en"><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -171,7 +171,7 @@ function say(message, isError = false) {
 
 async function skip(id) {
   try {
-    const result = await api(`/api/stations/${id}/skip`, { method: "POST" });
+    const result = await api(`/api/admin/stations/${id}/skip`, { method: "POST" });
     say(`Skipped ${result.skipped ?? "the current track"}.`);
     refreshEdits();
   } catch (error) {
@@ -181,7 +181,7 @@ async function skip(id) {
 
 async function applyNow(id) {
   try {
-    const result = await api(`/api/stations/${id}/apply-now`, { method: "POST" });
+    const result = await api(`/api/admin/stations/${id}/apply-now`, { method: "POST" });
     say(`${stationById(id).name}: dropped ${result.dropped} unplayed tracks; the new sound is on within one track.`);
     refreshEdits();
     refreshOverview();
@@ -289,18 +289,18 @@ form.addEventListener("submit", async (event) => {
       // Tunables equal to [defaults] stay out of the file, so a later default change reaches them.
       for (const key of TUNABLES) if (values[key] === overview.defaults[key]) delete values[key];
       if (!values.dayparts.length) delete values.dayparts;
-      const result = await api("/api/stations", { method: "POST", body: values });
+      const result = await api("/api/admin/stations", { method: "POST", body: values });
       say(`Added ${result.station.name}; it is on air.`);
     } else {
       const changes = {};
       for (const [key, value] of Object.entries(values)) if (!same(value, editing[key])) changes[key] = value;
       delete changes.id;
-      if (Object.keys(changes).length) await api(`/api/stations/${editing.id}`, { method: "PATCH", body: changes });
+      if (Object.keys(changes).length) await api(`/api/admin/stations/${editing.id}`, { method: "PATCH", body: changes });
       let message = Object.keys(changes).length
         ? `Saved ${values.name}: ${Object.keys(changes).join(", ")}. The next generated track uses it.`
         : `Nothing changed on ${values.name}.`;
       if (apply) {
-        const result = await api(`/api/stations/${editing.id}/apply-now`, { method: "POST" });
+        const result = await api(`/api/admin/stations/${editing.id}/apply-now`, { method: "POST" });
         message += ` Dropped ${result.dropped} unplayed tracks: the new sound is on within one track.`;
       }
       say(message);
@@ -325,7 +325,7 @@ $("add-station").addEventListener("click", () => openEditor(null));
 $("remove").addEventListener("click", async () => {
   if (!window.confirm(`Remove ${editing.name}? It goes off air and out of stations.toml.`)) return;
   try {
-    await api(`/api/stations/${editing.id}`, { method: "DELETE" });
+    await api(`/api/admin/stations/${editing.id}`, { method: "DELETE" });
     say(`Removed ${editing.name}.`);
     closeEditor();
     refreshOverview();
@@ -356,7 +356,7 @@ function describe(edit) {
 async function refreshEdits() {
   let body;
   try {
-    body = await api("/api/edits?limit=50");
+    body = await api("/api/admin/edits?limit=50");
   } catch {
     return;
   }

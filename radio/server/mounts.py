@@ -1,4 +1,4 @@
-"""Icecast-style mounts: /stream/<id>.mp3 with ICY metadata, playlists and status-json.xsl."""
+"""Mount requests in, Icecast-style answers out: /stream/<id>.mp3 with ICY, playlists, status."""
 
 from __future__ import annotations
 
@@ -11,37 +11,14 @@ from typing import Any
 from aiohttp import web
 
 from radio.broadcast import Lagging
+from radio.core import OnAir
 from radio.icy import METAINT, IcyInterleaver
 from radio.server.keys import RADIO
-from radio.server.radio import OnAir
+from radio.server.shapes import base_url, mount_url
 
 SEND_BUFFER_BYTES = 64 * 1024
 SESSION = re.compile(r"[A-Za-z0-9_-]{8,64}")  # a player's own id for its connection
 SERVER_ID = "AI Radio 0.1 (Icecast 2.4 compatible)"
-ICY_HEADERS = (
-    "icy-name",
-    "icy-description",
-    "icy-genre",
-    "icy-url",
-    "icy-br",
-    "icy-pub",
-    "icy-metaint",
-)
-CORS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
-    "Access-Control-Allow-Headers": "Icy-MetaData, Range",
-    "Access-Control-Expose-Headers": ", ".join((*ICY_HEADERS, "ice-audio-info")),
-}
-
-
-def base_url(request: web.Request) -> str:
-    public = request.app[RADIO].settings.public_url
-    return public.rstrip("/") if public else f"{request.scheme}://{request.host}"
-
-
-def mount_url(request: web.Request, station_id: str, kind: str = "mp3") -> str:
-    return f"{base_url(request)}/stream/{station_id}.{kind}"
 
 
 def _on_air(request: web.Request) -> OnAir:
@@ -63,7 +40,6 @@ async def stream(request: web.Request) -> web.StreamResponse:
         "icy-br": str(station.bitrate),
         "icy-pub": "1",
         "ice-audio-info": f"ice-samplerate=44100;ice-bitrate={station.bitrate};ice-channels=2",
-        **CORS,
     }
     if want_meta:
         headers["icy-metaint"] = str(METAINT)
@@ -100,30 +76,29 @@ async def stream(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def preflight(request: web.Request) -> web.Response:
-    return web.Response(status=204, headers={**CORS, "Access-Control-Max-Age": "86400"})
-
-
 async def m3u(request: web.Request) -> web.Response:
     station = _on_air(request).station
-    body = f"#EXTM3U\n#EXTINF:-1,{station.name}\n{mount_url(request, station.id)}\n"
-    return web.Response(text=body, content_type="audio/x-mpegurl", headers=CORS)
+    body = f"#EXTM3U\n#EXTINF:-1,{station.name}\n{mount_url(base_url(request), station.id)}\n"
+    return web.Response(text=body, content_type="audio/x-mpegurl")
 
 
 async def pls(request: web.Request) -> web.Response:
     station = _on_air(request).station
     body = (
-        f"[playlist]\nNumberOfEntries=1\nFile1={mount_url(request, station.id)}\n"
+        f"[playlist]\nNumberOfEntries=1\nFile1={mount_url(base_url(request), station.id)}\n"
         f"Title1={station.name}\nLength1=-1\nVersion=2\n"
     )
-    return web.Response(text=body, content_type="audio/x-scpls", headers=CORS)
+    return web.Response(text=body, content_type="audio/x-scpls")
 
 
 async def all_stations_m3u(request: web.Request) -> web.Response:
     lines = ["#EXTM3U"]
     for on_air in request.app[RADIO].on_air.values():
-        lines += [f"#EXTINF:-1,{on_air.station.name}", mount_url(request, on_air.station.id)]
-    return web.Response(text="\n".join(lines) + "\n", content_type="audio/x-mpegurl", headers=CORS)
+        lines += [
+            f"#EXTINF:-1,{on_air.station.name}",
+            mount_url(base_url(request), on_air.station.id),
+        ]
+    return web.Response(text="\n".join(lines) + "\n", content_type="audio/x-mpegurl")
 
 
 def _rfc822(epoch: float) -> str:
@@ -149,7 +124,7 @@ async def status_json(request: web.Request) -> web.Response:
             "ice-samplerate": 44100,
             "listener_peak": broadcast.peak_listeners,
             "listeners": len(broadcast.listeners),
-            "listenurl": mount_url(request, station.id),
+            "listenurl": mount_url(base_url(request), station.id),
             "server_description": station.description,
             "server_name": station.name,
             "server_type": "audio/mpeg",
@@ -174,4 +149,4 @@ async def status_json(request: web.Request) -> web.Response:
         icestats["source"] = sources[0]
     elif sources:
         icestats["source"] = sources
-    return web.json_response({"icestats": icestats}, headers=CORS)
+    return web.json_response({"icestats": icestats})

@@ -1,0 +1,254 @@
+"""Settings, a lineup and a generator in, the radio on air out: its lifecycle and operations.
+
+One async lifecycle, `Radio.running()`: open the catalog -> restore the backlog
+-> put each station on air (its broadcast and playout) -> start the scheduler;
+on the way out the reverse, with every listener's stream closed first. Nothing
+opens at construction, so building a Radio is free and cannot fail halfway.
+
+Whoever shows the radio (the event stream, for one) subscribes to its
+happenings: playout tells when a track starts, a broadcast when its listeners
+change, the radio when the lineup or a daypart changes. Nobody polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from radio.backlog import Backlog
+from radio.broadcast import Broadcast
+from radio.catalog import CatalogWriter
+from radio.errors import NotFound
+from radio.generators.base import Generator
+from radio.lineup.dayparts import daypart_at
+from radio.lineup.stations import Daypart, Station, StationsConfig
+from radio.playout import Playout
+from radio.scheduler import Scheduler, random_seed
+from radio.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrackStarted:
+    station: str
+
+
+@dataclass(frozen=True)
+class ListenersChanged:
+    station: str
+
+
+@dataclass(frozen=True)
+class LineupChanged:
+    stations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DaypartChanged:
+    station: str
+    daypart: str | None  # None: the station's own prompt again
+
+
+Happening = TrackStarted | ListenersChanged | LineupChanged | DaypartChanged
+Observer = Callable[[Happening], None]
+
+
+@dataclass
+class OnAir:
+    """One station on air: its broadcast ring and its playout loop."""
+
+    station: Station
+    broadcast: Broadcast
+    playout: Playout
+    task: asyncio.Task[None] | None = None
+    started: float = field(default_factory=time.time)
+
+
+class Radio:
+    def __init__(
+        self,
+        settings: Settings,
+        lineup: StationsConfig,
+        generator: Generator,
+        generator_reason: str,
+        seeds: Callable[[], int] = random_seed,
+    ) -> None:
+        self.settings = settings
+        self.lineup = lineup
+        self.generator = generator
+        self.generator_reason = generator_reason
+        self.cache_dir = Path(settings.cache)
+        self.catalog = CatalogWriter(self.cache_dir / "catalog.db")
+        self.backlog = Backlog(self.catalog, self.cache_dir)
+        self.on_air: dict[str, OnAir] = {}
+        self.scheduler = Scheduler(
+            stations=lambda: self.lineup.stations,
+            generator=generator,
+            backlog=self.backlog,
+            catalog=self.catalog,
+            cache_dir=self.cache_dir,
+            seconds_ahead=self.seconds_ahead,
+            seeds=seeds,
+        )
+        self.started = time.time()
+        self._observers: list[Observer] = []
+        self._dayparts: dict[str, str | None] = {}
+
+    # -- lifecycle ----------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Radio]:
+        """On air for the duration of the block; every stage stopped in reverse after it."""
+        async with contextlib.AsyncExitStack() as stack:
+            await asyncio.to_thread(self.catalog.open)
+            stack.push_async_callback(self._close_generator)
+            stack.push_async_callback(asyncio.to_thread, self.catalog.close)
+            restored = self.backlog.restore(await self.catalog.run(lambda c: c.unplayed()))
+            log.info("generator: %s (%s)", self.generator.name, self.generator_reason)
+            log.info("backlog: %d unplayed tracks restored", restored)
+            stack.push_async_callback(self._take_all_off_air)
+            for station in self.lineup.enabled:
+                self.put_on_air(station)
+            stack.push_async_callback(self.scheduler.stop)
+            self.scheduler.start()
+            self.scheduler.every_minute(self.check_dayparts, "dayparts")
+            self.check_dayparts()
+            self.started = time.time()
+            yield self
+
+    def close_streams(self) -> None:
+        """First step of shutdown: end every listener's stream."""
+        for on_air in self.on_air.values():
+            on_air.broadcast.close()
+
+    async def _take_all_off_air(self) -> None:
+        for station_id in list(self.on_air):
+            await self.take_off_air(station_id)
+
+    async def _close_generator(self) -> None:
+        await asyncio.to_thread(self.generator.close)
+
+    # -- happenings -----------------------------------------------------------------
+    def subscribe(self, observer: Observer) -> None:
+        self._observers.append(observer)
+
+    def unsubscribe(self, observer: Observer) -> None:
+        self._observers.remove(observer)
+
+    def tell(self, happening: Happening) -> None:
+        for observer in list(self._observers):
+            observer(happening)
+
+    # -- queries --------------------------------------------------------------------
+    def station(self, station_id: str) -> OnAir:
+        on_air = self.on_air.get(station_id)
+        if on_air is None:
+            raise NotFound(f"no station {station_id!r}")
+        return on_air
+
+    def seconds_ahead(self, station_id: str) -> float:
+        """Prepared audio not yet played: the backlog plus what playout has taken but not played."""
+        on_air = self.on_air.get(station_id)
+        playing = on_air.playout.seconds_left if on_air else 0.0
+        return self.backlog.seconds_queued(station_id) + playing
+
+    def daypart(self, station_id: str) -> Daypart | None:
+        station = self.lineup.get(station_id)
+        return daypart_at(station) if station else None
+
+    # -- operations -----------------------------------------------------------------
+    def put_on_air(self, station: Station) -> OnAir:
+        station_id = station.id
+        broadcast = Broadcast(
+            self.settings.burst_bytes,
+            self.settings.queue_limit_bytes,
+            on_listeners=lambda: self.tell(ListenersChanged(station_id)),
+        )
+        on_air = OnAir(station, broadcast, self._playout(station, broadcast))
+        self.on_air[station_id] = on_air
+        self._run_playout(on_air)
+        return on_air
+
+    async def take_off_air(self, station_id: str) -> None:
+        on_air = self.on_air.pop(station_id, None)
+        if on_air is None:
+            return
+        on_air.broadcast.close()
+        if on_air.task:
+            on_air.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await on_air.task
+
+    async def apply_lineup(self, lineup: StationsConfig) -> None:
+        """Switch to a new, already validated lineup without a restart.
+
+        New or re-enabled stations go on air, removed or disabled ones go off,
+        and edited ones take the edit from their next generated track on
+        (artist name and crossfade at once).
+        """
+        self.lineup = lineup
+        wanted = {s.id: s for s in lineup.enabled}
+        for station_id in [sid for sid in self.on_air if sid not in wanted]:
+            await self.take_off_air(station_id)
+        for station in wanted.values():
+            on_air = self.on_air.get(station.id)
+            if on_air is None:
+                self.put_on_air(station)
+            elif on_air.station != station:
+                on_air.station = station
+                on_air.playout.retune(station)
+        self.tell(LineupChanged(tuple(self.on_air)))
+        self.check_dayparts()
+
+    async def drop_backlog(self, station_id: str) -> int:
+        """Discard the station's unplayed tracks so new settings are heard within one track."""
+        dropped = self.backlog.drop(station_id)
+        on_air = self.on_air.get(station_id)
+        if on_air is not None:
+            on_air.playout.unqueue()  # and the one queued for the next crossfade
+        ids = [t.id for t in dropped]
+        if ids:
+            await self.catalog.run(lambda c: c.discard(ids))
+        return len(ids)
+
+    def check_dayparts(self) -> None:
+        """The radio's clock runs this every minute: say when a daypart begins or ends."""
+        for station in self.lineup.enabled:
+            part = daypart_at(station)
+            name = part.name if part else None
+            if self._dayparts.get(station.id) != name:
+                if station.id in self._dayparts or name is not None:
+                    log.info("%s: %s", station.id, f"daypart {name!r}" if name else "own prompt")
+                    self.tell(DaypartChanged(station.id, name))
+                self._dayparts[station.id] = name
+
+    # -- playout --------------------------------------------------------------------
+    def _playout(self, station: Station, broadcast: Broadcast) -> Playout:
+        station_id = station.id
+        return Playout(
+            station,
+            self.backlog,
+            self.catalog,
+            broadcast,
+            on_start=lambda: self.tell(TrackStarted(station_id)),
+        )
+
+    def _run_playout(self, on_air: OnAir) -> None:
+        task = asyncio.create_task(on_air.playout.run(), name=f"playout-{on_air.station.id}")
+        task.add_done_callback(lambda t: self._playout_ended(on_air, t))
+        on_air.task = task
+
+    def _playout_ended(self, on_air: OnAir, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        # Never dead air: a crashed loop is logged and restarted on the same
+        # broadcast, so connected listeners stay connected.
+        log.error("%s: playout crashed; restarting", on_air.station.id, exc_info=task.exception())
+        if self.on_air.get(on_air.station.id) is on_air:
+            on_air.playout = self._playout(on_air.station, on_air.broadcast)
+            self._run_playout(on_air)
