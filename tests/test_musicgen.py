@@ -20,20 +20,20 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from radio.errors import ConfigError, GeneratorError, GeneratorUnavailable  # noqa: E402
-from radio.generators.base import GenerationRequest, Generator  # noqa: E402
+from radio.generators import GenerationRequest, Generator  # noqa: E402
 from radio.generators.musicgen import (  # noqa: E402
     MusicgenGenerator,
     MusicgenSettings,
     load_musicgen,
 )
-from radio.generators.musicgen_decode import FastDecoder, Sampling  # noqa: E402
-from radio.generators.musicgen_render import (  # noqa: E402
+from radio.generators.musicgen.decode import FastDecoder, Sampling  # noqa: E402
+from radio.generators.musicgen.render import (  # noqa: E402
     Windows,
     decode_tracks,
     encode_text,
     render_codes,
 )
-from radio.generators.musicgen_sampling import guide, pick_tokens, row_keys, vocab_hashes  # noqa: E402
+from radio.generators.musicgen.sampling import guide, pick_tokens, row_keys, vocab_hashes  # noqa: E402
 from tests.musicgen_tiny import build_tiny_musicgen  # noqa: E402
 
 RATE = 32000

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from radio.bench.report import save
-from radio.generators.base import GenerationRequest
+from radio.generators import GenerationRequest
 
 # Decoder sizes of facebook/musicgen-{small,medium,large}; all use t5-base text
 # features and the 32 kHz EnCodec. "tiny" is a smoke-test size for CPUs.

@@ -2,8 +2,8 @@
 
 Loads a transformers MusicGen checkpoint (hub id or local folder), then renders
 every request of a batch together: the prompts of different stations share one
-batched decoder (musicgen_decode), long tracks are made window by window
-(musicgen_render). This module needs torch; select.py imports it only once MusicGen
+batched decoder (decode.py), long tracks are made window by window
+(render.py). This package needs torch; select.py imports it only once MusicGen
 is chosen, so the core server runs without the musicgen extra.
 
 Failure policy: anything that goes wrong inside `generate` leaves as a
@@ -29,8 +29,8 @@ import torch
 from radio.audio import Samples
 from radio.errors import ConfigError, GeneratorError, GeneratorUnavailable
 from radio.generators.base import GeneratedAudio, GenerationRequest
-from radio.generators.musicgen_decode import FastDecoder, Sampling
-from radio.generators.musicgen_render import Windows, decode_tracks, encode_text, render_codes
+from radio.generators.musicgen.decode import FastDecoder, Sampling
+from radio.generators.musicgen.render import Windows, decode_tracks, encode_text, render_codes
 
 log = logging.getLogger(__name__)
 
