@@ -24,6 +24,7 @@ from torch import nn
 
 from radio.generators.musicgen.graphs import GraphedSteps, bucket_for, buckets_up_to
 from radio.generators.musicgen.sampling import guide, pick_tokens, vocab_hashes
+from radio.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,9 @@ SESSIONS_KEPT = 2
 
 @dataclass(frozen=True)
 class Sampling:
-    guidance_scale: float = 3.0
-    top_k: int = 250
-    temperature: float = 1.0
+    guidance_scale: float = Settings.guidance_scale
+    top_k: int = Settings.top_k
+    temperature: float = Settings.temperature
 
 
 @dataclass(frozen=True)
