@@ -15,9 +15,9 @@ from radio.bench.generate import generate_command
 from radio.bench.listeners import listeners_command
 from radio.bench.synth import synth_command
 from radio.errors import RadioError
-from radio.generators.base import Generator
+from radio.generators import KINDS, Generator
 from radio.lineup.stations import StationsConfig, load_stations
-from radio.settings import Settings
+from radio.settings import DTYPES, Settings
 
 log = logging.getLogger("radio")
 
@@ -33,10 +33,10 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
         [
             ("stations", click.Path(path_type=Path)),
             ("cache", click.Path(path_type=Path)),
-            ("generator", click.Choice(["auto", "synth", "musicgen"])),
+            ("generator", click.Choice(KINDS)),
             ("model", str),
             ("device", str),
-            ("dtype", click.Choice(["float32", "float16", "bfloat16"])),
+            ("dtype", click.Choice(DTYPES)),
             ("guidance_scale", float),
             ("top_k", click.IntRange(1, 2048)),
             ("temperature", click.FloatRange(0.01, 10.0)),

@@ -8,7 +8,7 @@ import shutil
 from collections.abc import Iterator
 
 from radio.errors import RadioError
-from radio.generators.select import decide, probe
+from radio.generators import decide, probe
 from radio.lineup.stations import load_stations
 from radio.settings import Settings
 

@@ -13,6 +13,9 @@ from typing import Any
 
 from radio.errors import ConfigError
 
+# MusicGen's precisions, by the names torch gives them.
+DTYPES = ("float32", "float16", "bfloat16")
+
 
 def setting(default: Any, help: str) -> Any:
     return field(default=default, metadata={"help": help})
@@ -31,9 +34,7 @@ class Settings:
     device: str = setting(
         "", "Torch device for MusicGen (cuda, cuda:1, cpu); empty picks CUDA if present."
     )
-    dtype: str = setting(
-        "", "MusicGen precision (float32, float16, bfloat16); empty picks per device."
-    )
+    dtype: str = setting("", f"MusicGen precision ({', '.join(DTYPES)}); empty picks per device.")
     guidance_scale: float = setting(3.0, "MusicGen classifier-free guidance scale (1 disables it).")
     top_k: int = setting(250, "MusicGen sampling: keep the k most likely tokens at each step.")
     temperature: float = setting(1.0, "MusicGen sampling temperature.")

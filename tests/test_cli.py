@@ -2,10 +2,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 from click.testing import CliRunner
 
 from radio.catalog import CatalogWriter
 from radio.cli import main
+from radio.generators import KINDS
+from radio.settings import DTYPES
 from tests.support import short_lineup
 
 
@@ -40,6 +43,16 @@ def test_doctor_prints_the_generator_decision() -> None:
     assert result.exit_code == 0, result.output
     assert "generator     synth: generator = synth" in result.output
     assert "stations      stations.toml: 15 enabled, OK" in result.output
+
+
+def test_the_options_offer_the_generators_and_precisions_declared_once() -> None:
+    for name in ("serve", "generate", "doctor"):
+        choices = {
+            param.name: tuple(param.type.choices)
+            for param in main.commands[name].params
+            if isinstance(param.type, click.Choice)
+        }
+        assert (choices["generator"], choices["dtype"]) == (KINDS, DTYPES)
 
 
 def test_serve_refuses_a_bad_stations_file(tmp_path: Path) -> None:

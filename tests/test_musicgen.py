@@ -20,20 +20,21 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from radio.errors import ConfigError, GeneratorError, GeneratorUnavailable  # noqa: E402
-from radio.generators.base import GenerationRequest, Generator  # noqa: E402
+from radio.generators import GenerationRequest, Generator  # noqa: E402
 from radio.generators.musicgen import (  # noqa: E402
     MusicgenGenerator,
     MusicgenSettings,
     load_musicgen,
+    resolve_dtype,
 )
-from radio.generators.musicgen_decode import FastDecoder, Sampling  # noqa: E402
-from radio.generators.musicgen_render import (  # noqa: E402
+from radio.generators.musicgen.decode import FastDecoder, Sampling  # noqa: E402
+from radio.generators.musicgen.render import (  # noqa: E402
     Windows,
     decode_tracks,
     encode_text,
     render_codes,
 )
-from radio.generators.musicgen_sampling import guide, pick_tokens, row_keys, vocab_hashes  # noqa: E402
+from radio.generators.musicgen.sampling import guide, pick_tokens, row_keys, vocab_hashes  # noqa: E402
 from tests.musicgen_tiny import build_tiny_musicgen  # noqa: E402
 
 RATE = 32000
@@ -336,6 +337,19 @@ def test_bad_settings_are_config_errors(tiny: Path, setting: str, value: float) 
     options: dict[str, Any] = {"model": str(tiny), "window_seconds": 2.0, setting: value}
     with pytest.raises(ConfigError):
         MusicgenGenerator(MusicgenSettings(**options))
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("float32", "float32"), ("FP16", "float16"), ("half", "float16"), ("bf16", "bfloat16")],
+)
+def test_precisions_by_name_or_short_spelling(name: str, expected: str) -> None:
+    assert resolve_dtype(name, torch.device("cpu")) == getattr(torch, expected)
+
+
+def test_an_unknown_precision_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match="known: float32, float16, bfloat16"):
+        resolve_dtype("int8", torch.device("cpu"))
 
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

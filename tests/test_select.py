@@ -3,6 +3,8 @@ MusicGen that cannot load hands over to the synth with a reason that says why.""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from radio.errors import ConfigError
 from radio.generators import select
 from radio.generators.select import Probe, choose_generator, decide, local_weights
+from tests.support import REPO
 
 READY = Probe(extra_installed=True, cuda_device="NVIDIA H100", weights="/models/small", model="m")
 
@@ -30,6 +33,12 @@ def test_decide(kind: str, found: Probe, expected: str, says: str) -> None:
     decision = decide(kind, found)
     assert decision.generator == expected
     assert says in decision.reason
+
+
+def test_the_generators_package_and_the_cli_import_without_torch() -> None:
+    # torch is an optional extra: the core install must get as far as choosing the synth.
+    check = "import radio.cli, radio.generators, sys; sys.exit('torch' in sys.modules)"
+    subprocess.run([sys.executable, "-c", check], cwd=REPO, check=True)
 
 
 def test_an_unknown_generator_is_a_config_error() -> None:

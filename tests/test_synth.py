@@ -13,12 +13,12 @@ from click.testing import CliRunner
 from radio.audio import PLAYOUT_RATE
 from radio.bench.synth import synth_command
 from radio.errors import GeneratorError
-from radio.generators.base import GeneratedAudio, GenerationRequest, Generator
+from radio.generators import GeneratedAudio, GenerationRequest, Generator
 from radio.generators.synth import SynthGenerator
-from radio.generators.synth_drums import LEVELS as DRUM_LEVELS
-from radio.generators.synth_palettes import FALLBACK, PALETTES, palette_for
-from radio.generators.synth_theory import Key, parse_key, parse_progression, parse_tempo
-from radio.generators.synth_voices import VOICES
+from radio.generators.synth.drums import LEVELS as DRUM_LEVELS
+from radio.generators.synth.palettes import FALLBACK, PALETTES, palette_for
+from radio.generators.synth.theory import Key, parse_key, parse_progression, parse_tempo
+from radio.generators.synth.voices import VOICES
 from radio.lineup.prompts import concrete_prompt
 from radio.lineup.stations import Station, load_stations
 

@@ -18,7 +18,8 @@ from typing import Any
 import click
 
 from radio.bench.report import save
-from radio.generators.base import GenerationRequest
+from radio.generators import GenerationRequest
+from radio.settings import DTYPES, Settings
 
 # Decoder sizes of facebook/musicgen-{small,medium,large}; all use t5-base text
 # features and the 32 kHz EnCodec. "tiny" is a smoke-test size for CPUs.
@@ -91,12 +92,12 @@ class _FixedTokens:
 @click.option("--device", default=None, help="cuda, cuda:1 or cpu; default: CUDA when present.")
 @click.option(
     "--dtype",
-    type=click.Choice(["float32", "float16", "bfloat16"]),
+    type=click.Choice(DTYPES),
     default=None,
     help="Default: bfloat16 on CUDA, float32 on CPU.",
 )
-@click.option("--guidance-scale", type=float, default=3.0, show_default=True)
-@click.option("--top-k", type=int, default=250, show_default=True)
+@click.option("--guidance-scale", type=float, default=Settings.guidance_scale, show_default=True)
+@click.option("--top-k", type=int, default=Settings.top_k, show_default=True)
 @click.option("--stock/--no-stock", default=True, help="Also time transformers' generate.")
 @click.option("--cuda-graphs/--no-cuda-graphs", default=True, show_default=True)
 @click.option(
@@ -145,8 +146,8 @@ def run_benchmark(
     seconds: float,
     device: str | None = None,
     dtype: str | None = None,
-    guidance_scale: float = 3.0,
-    top_k: int = 250,
+    guidance_scale: float = Settings.guidance_scale,
+    top_k: int = Settings.top_k,
     stock: bool = True,
     cuda_graphs: bool = True,
     progress: Callable[[str], None] = lambda _: None,

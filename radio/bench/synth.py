@@ -27,7 +27,7 @@ import numpy as np
 import scipy
 
 from radio.bench.report import save
-from radio.generators.base import GenerationRequest
+from radio.generators import GenerationRequest
 from radio.generators.synth import SynthGenerator
 from radio.lineup.prompts import concrete_prompt
 from radio.lineup.stations import Station, load_stations

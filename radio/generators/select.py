@@ -12,6 +12,7 @@ import importlib.util
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from radio.errors import ConfigError, GeneratorUnavailable
 from radio.generators.base import Generator
@@ -25,6 +26,17 @@ WEIGHT_FILES = (
     "pytorch_model.bin",
     "pytorch_model.bin.index.json",
 )
+
+
+class Tuning(TypedDict, total=False):
+    """MusicgenSettings fields a caller may set; the rest keep MusicgenSettings' defaults."""
+
+    guidance_scale: float
+    top_k: int
+    temperature: float
+    window_seconds: float
+    overlap_seconds: float
+    max_batch: int
 
 
 @dataclass(frozen=True)
@@ -89,12 +101,7 @@ def choose_generator(
     model: str,
     device: str | None = None,
     dtype: str | None = None,
-    guidance_scale: float = 3.0,
-    top_k: int = 250,
-    temperature: float = 1.0,
-    window_seconds: float = 30.0,
-    overlap_seconds: float = 10.0,
-    max_batch: int = 15,
+    **tuning: Unpack[Tuning],
 ) -> tuple[Generator, str]:
     """Build the generator `kind` asks for; MusicGen that cannot load falls back to synth."""
     decision = decide(kind, probe(model))
@@ -103,15 +110,7 @@ def choose_generator(
             from radio.generators.musicgen import MusicgenGenerator, MusicgenSettings
 
             settings = MusicgenSettings(
-                model=model,
-                device=device or None,
-                dtype=dtype or None,
-                guidance_scale=guidance_scale,
-                top_k=top_k,
-                temperature=temperature,
-                window_seconds=window_seconds,
-                overlap_seconds=overlap_seconds,
-                max_batch=max_batch,
+                model=model, device=device or None, dtype=dtype or None, **tuning
             )
             generator: Generator = MusicgenGenerator(settings)
         except ImportError as exc:

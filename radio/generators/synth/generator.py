@@ -1,13 +1,13 @@
 """Generation requests in, genre-flavoured stereo music out: the built-in CPU composer.
 
 No model and no GPU: a seeded plan (tempo, key, form, instruments) from the
-request's pool values and genre, a score from `synth_score`, and numpy rendering
+request's pool values and genre, a score from `score`, and numpy rendering
 with notes and drum hits synthesised once and placed many times. It is the
 generator that always works, so a station never has to fall silent for want of
 weights, and it runs well above real time on one core.
 
     plan_track   request + rng -> Plan      (what to play)
-    compose      Plan + rng    -> Score     (synth_score: sections, notes, hits)
+    compose      Plan + rng    -> Score     (score: sections, notes, hits)
     render       Score         -> samples   (voices, drums, space, master)
 """
 
@@ -23,11 +23,11 @@ from scipy.fft import irfft, next_fast_len, rfft
 from radio.audio import PLAYOUT_RATE, Samples
 from radio.errors import GeneratorError
 from radio.generators.base import GeneratedAudio, GenerationRequest
-from radio.generators.synth_drums import DrumKit, Kit
-from radio.generators.synth_form import Plan
-from radio.generators.synth_palettes import Palette, palette_for
-from radio.generators.synth_score import Hit, Score, compose
-from radio.generators.synth_theory import (
+from radio.generators.synth.drums import DrumKit, Kit
+from radio.generators.synth.form import Plan
+from radio.generators.synth.palettes import Palette, palette_for
+from radio.generators.synth.score import Hit, Score, compose
+from radio.generators.synth.theory import (
     MODAL_VAMPS,
     SCALES,
     Key,
@@ -35,7 +35,7 @@ from radio.generators.synth_theory import (
     parse_progression,
     parse_tempo,
 )
-from radio.generators.synth_voices import RATE, Mono, NoteCache, filtered
+from radio.generators.synth.voices import RATE, Mono, NoteCache, filtered
 
 MODEL = "synth-v1"
 Stereo = npt.NDArray[np.float32]  # (2, frames): channel-first while mixing, for contiguous rows
@@ -50,7 +50,7 @@ REVERB_GAIN = 2.5
 
 
 class SynthGenerator:
-    """The Generator protocol over `synth_*`: blocking, deterministic per seed, CPU only."""
+    """The Generator protocol for the synth: blocking, deterministic per seed, CPU only."""
 
     name = "synth"
     model = MODEL

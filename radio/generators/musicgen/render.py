@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from radio.audio import Samples
-from radio.generators.musicgen_decode import Conditioning, FastDecoder
-from radio.generators.musicgen_sampling import row_keys
+from radio.generators.musicgen.decode import Conditioning, FastDecoder
+from radio.generators.musicgen.sampling import row_keys
 
 # Codec frames decoded in one call: 8 minutes of audio at 50 frames a second.
 CODEC_BATCH_FRAMES = 24_000

@@ -2,8 +2,8 @@
 
 Loads a transformers MusicGen checkpoint (hub id or local folder), then renders
 every request of a batch together: the prompts of different stations share one
-batched decoder (musicgen_decode), long tracks are made window by window
-(musicgen_render). This module needs torch; select.py imports it only once MusicGen
+batched decoder (decode.py), long tracks are made window by window
+(render.py). This package needs torch; select.py imports it only once MusicGen
 is chosen, so the core server runs without the musicgen extra.
 
 Failure policy: anything that goes wrong inside `generate` leaves as a
@@ -29,35 +29,30 @@ import torch
 from radio.audio import Samples
 from radio.errors import ConfigError, GeneratorError, GeneratorUnavailable
 from radio.generators.base import GeneratedAudio, GenerationRequest
-from radio.generators.musicgen_decode import FastDecoder, Sampling
-from radio.generators.musicgen_render import Windows, decode_tracks, encode_text, render_codes
+from radio.generators.musicgen.decode import FastDecoder, Sampling
+from radio.generators.musicgen.render import Windows, decode_tracks, encode_text, render_codes
+from radio.settings import DTYPES, Settings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "facebook/musicgen-small"
 # Bumped whenever the same seed would stop giving the same tokens.
 SAMPLER = "gumbel-hash-1"
 MAX_TEXT_TOKENS = 256
-DTYPES = {
-    "float32": torch.float32,
-    "fp32": torch.float32,
-    "float16": torch.float16,
-    "fp16": torch.float16,
-    "half": torch.float16,
-    "bfloat16": torch.bfloat16,
-    "bf16": torch.bfloat16,
-}
+# Short spellings of the precisions in DTYPES, also accepted.
+DTYPE_ALIASES = {"fp32": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}
 
 
 @dataclass(frozen=True)
 class MusicgenSettings:
-    model: str = DEFAULT_MODEL  # hub id or local folder
+    # What the server also sets defaults to Settings: a dataclass keeps each field's
+    # default as its class attribute, so `Settings.top_k` is the one declaration.
+    model: str = Settings.model  # hub id or local folder
     revision: str | None = None
     device: str | None = None  # None: CUDA when present, else CPU
     dtype: str | None = None  # None: bfloat16 on CUDA (float16 if unsupported), float32 on CPU
-    guidance_scale: float = 3.0
-    top_k: int = 250
-    temperature: float = 1.0
+    guidance_scale: float = Settings.guidance_scale
+    top_k: int = Settings.top_k
+    temperature: float = Settings.temperature
     window_seconds: float = 30.0
     overlap_seconds: float = 10.0
     max_batch: int = 15
@@ -104,12 +99,11 @@ def resolve_dtype(dtype: str | None, device: torch.device) -> torch.dtype:
         if device.type != "cuda":
             return torch.float32
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    try:
-        return DTYPES[dtype.lower()]
-    except KeyError:
-        raise ConfigError(
-            f"unknown dtype {dtype!r} (known: float32, float16, bfloat16)", key="dtype"
-        ) from None
+    name = DTYPE_ALIASES.get(dtype.lower(), dtype.lower())
+    if name not in DTYPES:
+        raise ConfigError(f"unknown dtype {dtype!r} (known: {', '.join(DTYPES)})", key="dtype")
+    resolved: torch.dtype = getattr(torch, name)
+    return resolved
 
 
 def missing_weights_message(model: str) -> str:
@@ -122,7 +116,7 @@ def missing_weights_message(model: str) -> str:
         )
         tried = f"could not load {model!r} from {where}"
     return (
-        f"{tried}. Download it with `huggingface-cli download {DEFAULT_MODEL}` "
+        f"{tried}. Download it with `huggingface-cli download {Settings.model}` "
         "(or the model you want), or point --model at a folder saved with save_pretrained, "
         "or run with --generator synth."
     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from radio.generators.synth_voices import RATE, Mono, filtered
+from radio.generators.synth.voices import RATE, Mono, filtered
 
 TWO_PI = np.float32(2 * np.pi)
 

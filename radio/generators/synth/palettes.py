@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from radio.generators.synth_drums import Kit
+from radio.generators.synth.drums import Kit
 
 Groove = Mapping[str, str]
 

@@ -1,8 +1,8 @@
 """A plan and an rng in, a score out: every note and drum hit of a track, in seconds.
 
-The form (synth_form) says which chord sounds when and which parts play; this
+The form (form.py) says which chord sounds when and which parts play; this
 module turns the genre's pattern strings into bass lines, comping, arpeggios and
-grooves over it, adds the lead from synth_melody, and humanises the timing
+grooves over it, adds the lead from melody.py, and humanises the timing
 where the genre is played by people.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from radio.generators.synth_form import (
+from radio.generators.synth.form import (
     ENERGY,
     PARTS,
     Plan,
@@ -22,9 +22,9 @@ from radio.generators.synth_form import (
     plan_form,
     total_bars,
 )
-from radio.generators.synth_melody import melody
-from radio.generators.synth_palettes import Groove
-from radio.generators.synth_theory import Chord, nearest_pitch, scale_pitches, voice_chord
+from radio.generators.synth.melody import melody
+from radio.generators.synth.palettes import Groove
+from radio.generators.synth.theory import Chord, nearest_pitch, scale_pitches, voice_chord
 
 VELOCITY = {"X": 1.0, "x": 0.8, "o": 0.4}
 # Three-four time sets the genre's four-four patterns aside and waltzes instead.

@@ -6,8 +6,8 @@ the GPU. The loop keeps what makes MusicGen MusicGen (the codebook delay pattern
 classifier-free guidance by doubling the batch, top-k sampling) and changes how it
 runs: a static KV cache preallocated for the window, cross-attention keys and values
 computed once per batch, fused projections, seeded stateless sampling
-(musicgen_sampling) and, on CUDA, one captured graph per attention length
-(musicgen_graphs).
+(sampling.py) and, on CUDA, one captured graph per attention length
+(graphs.py).
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from radio.generators.musicgen_graphs import GraphedSteps, bucket_for, buckets_up_to
-from radio.generators.musicgen_sampling import guide, pick_tokens, vocab_hashes
+from radio.generators.musicgen.graphs import GraphedSteps, bucket_for, buckets_up_to
+from radio.generators.musicgen.sampling import guide, pick_tokens, vocab_hashes
+from radio.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,9 @@ SESSIONS_KEPT = 2
 
 @dataclass(frozen=True)
 class Sampling:
-    guidance_scale: float = 3.0
-    top_k: int = 250
-    temperature: float = 1.0
+    guidance_scale: float = Settings.guidance_scale
+    top_k: int = Settings.top_k
+    temperature: float = Settings.temperature
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from radio.generators.synth_palettes import Ensemble, Palette
-from radio.generators.synth_theory import Chord, Key, parse_chord, parse_progression
+from radio.generators.synth.palettes import Ensemble, Palette
+from radio.generators.synth.theory import Chord, Key, parse_chord, parse_progression
 
 FORMS = (("A", "B", "A", "B"), ("A", "A", "B", "A"), ("A", "B", "break", "B", "A"))
 # Which parts play in each kind of section, and how hard.

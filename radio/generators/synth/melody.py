@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from radio.generators.synth_form import ENERGY, PARTS, Plan, Section, Slot, grid_of, slot_at
-from radio.generators.synth_theory import scale_pitches
+from radio.generators.synth.form import ENERGY, PARTS, Plan, Section, Slot, grid_of, slot_at
+from radio.generators.synth.theory import scale_pitches
 
 Motif = list[tuple[int, int, int]]  # (offset in sixteenths, held sixteenths, scale move)
 MOVES = (-2, -1, -1, 0, 1, 1, 2, 3, -3, 4)
