@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from radio.server import admin, api, events, pages, streams
+from radio.shipped import WEB
 
 
 def setup_routes(app: web.Application) -> None:
@@ -35,4 +36,4 @@ def setup_routes(app: web.Application) -> None:
     # Listener page, operator console and their assets: web/, no build step
     r.add_get("/", pages.index)
     r.add_get("/admin", pages.admin)
-    r.add_static("/static/", pages.WEB)
+    r.add_static("/static/", WEB)
