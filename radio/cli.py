@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -101,6 +102,8 @@ def serve(**options: Any) -> None:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every tick at INFO
+    if options["stations"] is None and "RADIO_STATIONS" not in os.environ:
+        _first_run(settings.stations)
     lineup = _lineup(settings)
     generator, reason = _generator(settings)
     app = create_app(settings, lineup, generator, reason)
@@ -108,6 +111,25 @@ def serve(**options: Any) -> None:
         f"AI Radio: {len(lineup.enabled)} stations on http://{settings.host}:{settings.port}/"
     )
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+
+
+def _first_run(stations: Path) -> None:
+    """A fresh `radio serve` with no stations file of its own gets the shipped lineup, written
+    where the stations setting points so the operator console can edit it. Only for the
+    default: a stations file someone named must exist (so a typo is not a new radio)."""
+    from radio.shipped import DEFAULT_STATIONS
+
+    if stations.exists():
+        return
+    try:
+        stations.write_bytes(DEFAULT_STATIONS.read_bytes())
+    except OSError as exc:
+        raise click.ClickException(
+            f"{stations}: cannot write the default lineup: {exc.strerror}"
+        ) from exc
+    log.info(
+        "wrote the default lineup to %s (there was none); edit it to change stations", stations
+    )
 
 
 @main.command()

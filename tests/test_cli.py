@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from radio.catalog import CatalogWriter
@@ -61,3 +62,20 @@ def test_serve_refuses_a_bad_stations_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["serve", "--stations", str(stations), "--port", "0"])
     assert result.exit_code != 0
     assert f"{stations}:" in result.output and "station 'metal', key 'genre'" in result.output
+
+
+@pytest.mark.parametrize(
+    "named", [(["--stations", "stations.toml"], {}), ([], {"RADIO_STATIONS": "stations.toml"})]
+)
+def test_serve_refuses_a_named_stations_file_that_does_not_exist(
+    named: tuple[list[str], dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the default gets the shipped lineup written: a name someone gave must exist,
+    even when it is the default's own name."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RADIO_STATIONS", raising=False)
+    args, env = named
+    result = CliRunner().invoke(main, ["serve", "--port", "0", *args], env=env)
+    assert result.exit_code != 0
+    assert "stations.toml: cannot read stations file: No such file" in result.output
+    assert not (tmp_path / "stations.toml").exists()

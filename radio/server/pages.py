@@ -6,14 +6,13 @@ Plain files, no build step: what is in web/ is what the browser gets.
 from __future__ import annotations
 
 from html import escape
-from pathlib import Path
 
 from aiohttp import web
 
 from radio.console import OFF
 from radio.server.keys import SETTINGS
+from radio.shipped import WEB
 
-WEB = Path(__file__).resolve().parents[2] / "web"
 PAGE_HEADERS = {"Cache-Control": "no-cache"}
 
 

@@ -8,7 +8,7 @@ from radio.console import Console
 from radio.server import api, events, mounts, pages
 from radio.server.admin import admin_app
 from radio.server.keys import RADIO
-from radio.server.pages import WEB
+from radio.shipped import WEB
 
 
 def setup_routes(app: web.Application) -> None:
