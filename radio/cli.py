@@ -101,7 +101,9 @@ def serve(**options: Any) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every tick at INFO
+    # APScheduler logs every run of every job at INFO (the top-up runs twice a second);
+    # its warnings and job errors still come through.
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     if options["stations"] is None and "RADIO_STATIONS" not in os.environ:
         _first_run(settings.stations)
     lineup = _lineup(settings)

@@ -24,7 +24,7 @@ from radio.backlog import Backlog
 from radio.broadcast import Broadcast
 from radio.catalog import CatalogWriter
 from radio.errors import NotFound
-from radio.generators.base import Generator
+from radio.generators import Generator
 from radio.lineup.dayparts import daypart_at
 from radio.lineup.stations import Daypart, Station, StationsConfig
 from radio.playout import Playout

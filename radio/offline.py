@@ -11,7 +11,7 @@ from pathlib import Path
 
 from radio.catalog import CatalogWriter
 from radio.errors import RadioError
-from radio.generators.base import Generator
+from radio.generators import Generator
 from radio.lineup.stations import Station
 from radio.prepare import Maker, prepare_or_skip
 from radio.scheduler import pending

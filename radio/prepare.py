@@ -29,7 +29,7 @@ from radio.audio.loudness import normalize
 from radio.audio.resample import to_playout
 from radio.catalog import CatalogWriter
 from radio.errors import AudioError, DuplicateTrack, RadioError
-from radio.generators.base import GeneratedAudio
+from radio.generators import GeneratedAudio
 from radio.tracks import NewTrack, Track
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from radio.backlog import Backlog
 from radio.catalog import CatalogWriter
-from radio.generators.base import GeneratedAudio, GenerationRequest, Generator, request_for
+from radio.generators import GeneratedAudio, GenerationRequest, Generator, request_for
 from radio.lineup.dayparts import daypart_at
 from radio.lineup.prompts import ConcretePrompt, concrete_prompt
 from radio.lineup.stations import Station

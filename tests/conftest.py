@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from radio.core import Radio
-from radio.generators.base import Generator
+from radio.generators import Generator
 from radio.lineup.stations import parse_stations
 from radio.server.app import create_app
 from radio.server.keys import RADIO

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from radio.audio import PLAYOUT_RATE
-from radio.generators.base import GenerationRequest
+from radio.generators import GenerationRequest
 from radio.playout import Mixer, TrackReader
 from radio.prepare import prepare_audio, write_cache
 from radio.tracks import Track

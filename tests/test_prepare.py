@@ -7,7 +7,7 @@ import pytest
 import soundfile
 
 from radio.audio.loudness import integrated_loudness
-from radio.generators.base import GenerationRequest
+from radio.generators import GenerationRequest
 from radio.prepare import prepare_audio, write_cache
 from tests.dummies import ToneGenerator
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from radio.generators.base import GeneratedAudio, GenerationRequest
+from radio.generators import GeneratedAudio, GenerationRequest
 from radio.lineup.stations import parse_stations
 from radio.server.app import create_app
 from radio.settings import Settings

@@ -21,21 +21,10 @@ import tomlkit
 from tomlkit.items import AoT, Table
 
 from radio.errors import ConfigError, NotFound
-from radio.lineup.stations import StationsConfig, parse_stations
+from radio.lineup.stations import RANGES, StationsConfig, parse_stations
 
 # Keys in the order a new station is written, as in the shipped stations.toml.
-KEY_ORDER = (
-    "id",
-    "name",
-    "genre",
-    "description",
-    "prompt",
-    "enabled",
-    "track_seconds",
-    "crossfade_seconds",
-    "backlog_minutes",
-    "bitrate",
-)
+KEY_ORDER = ("id", "name", "genre", "description", "prompt", "enabled", *RANGES)
 # Sub-tables: written as [stations.pools] and [[stations.dayparts]] sections.
 NESTED = ("pools", "dayparts")
 

@@ -62,10 +62,11 @@ class Station:
     description: str
     prompt: str
     pools: Mapping[str, tuple[str, ...]]
-    track_seconds: float = 90.0
-    crossfade_seconds: float = 3.0
-    backlog_minutes: float = 10.0
-    bitrate: int = 128
+    # The tunables, always given: their defaults are declared once, in Tunables.
+    track_seconds: float
+    crossfade_seconds: float
+    backlog_minutes: float
+    bitrate: int
     enabled: bool = True
     dayparts: tuple[Daypart, ...] = ()
 

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from radio.core import Radio
 from radio.errors import AuthError, ConfigError, NotFound, RadioError
-from radio.generators.base import Generator
+from radio.generators import Generator
 from radio.lineup.stations import StationsConfig
 from radio.scheduler import random_seed
 from radio.server.events import EventHub

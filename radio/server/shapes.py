@@ -120,6 +120,7 @@ def track_event(on_air: OnAir) -> JSON | None:
 def track_record(record: TrackRecord) -> JSON:
     body = dataclasses.asdict(record)
     body["hash"] = body.pop("audio_hash")
+    body["duration"] = round(record.duration, 3)
     body["audio_url"] = f"/api/tracks/{record.id}/audio"
     return body
 

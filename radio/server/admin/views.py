@@ -6,6 +6,7 @@ shapes the answer; every rule lives in the domain.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from typing import Any
@@ -37,16 +38,10 @@ async def overview(request: web.Request) -> web.Response:
         {**station_table(radio.lineup, s.id), "live": shapes.live(radio, s.id)}
         for s in radio.lineup.stations
     ]
-    defaults = radio.lineup.defaults
     return web.json_response(
         {
             "stations": stations,
-            "defaults": {
-                "track_seconds": defaults.track_seconds,
-                "crossfade_seconds": defaults.crossfade_seconds,
-                "backlog_minutes": defaults.backlog_minutes,
-                "bitrate": defaults.bitrate,
-            },
+            "defaults": dataclasses.asdict(radio.lineup.defaults),
             "generator": {"name": radio.generator.name, "model": radio.generator.model},
             "timezone": str(get_localzone()),  # the zone dayparts are read in
             "uptime": round(time.time() - radio.started, 1),
