@@ -139,7 +139,7 @@ class Catalog:
             "generator": track.generator,
             "model": track.model,
             "parameters": json.dumps(track.parameters, sort_keys=True, default=str),
-            "duration": track.duration,  # exact (frames / rate): playout counts seconds ahead with it
+            "duration": track.duration,  # exact: seconds ahead are counted with it
             "sample_rate": track.sample_rate,
             "loudness": round(track.loudness, 2),
             "audio_hash": track.audio_hash,
