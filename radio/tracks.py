@@ -40,22 +40,10 @@ class Track:
 
 
 @dataclass(frozen=True)
-class TrackRecord:
-    """One unique track as the catalog holds it."""
+class TrackRecord(NewTrack):
+    """One unique track as the catalog holds it: what went in, and what it has become."""
 
     id: int
-    station: str
-    title: str
-    prompt: str
-    seed: int
-    generator: str
-    model: str
-    parameters: Mapping[str, object]
-    duration: float
-    sample_rate: int
-    loudness: float
-    audio_hash: str
-    path: str  # relative to the cache folder
     created_at: str
     discarded_at: str | None  # set when "apply now" dropped it unplayed
     plays: int
