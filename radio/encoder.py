@@ -22,6 +22,9 @@ class Mp3Encoder:
         self._lame = lameenc.Encoder()
         self._lame.set_bit_rate(bitrate)
         self._lame.set_in_sample_rate(PLAYOUT_RATE)
+        # Below 80 kbps LAME would resample to MPEG-2 at 22.05/24 kHz on its own; the
+        # stream is announced as 44.1 kHz and must keep one format across a retune.
+        self._lame.set_out_sample_rate(PLAYOUT_RATE)
         self._lame.set_channels(PLAYOUT_CHANNELS)
         self._lame.set_quality(quality)
 
