@@ -5,6 +5,7 @@
     ├── GeneratorError       a generator failed on a batch; the station keeps playing
     │   └── GeneratorUnavailable   a generator cannot be used here (no CUDA, no weights)
     ├── AudioError           audio that cannot be prepared (silent, empty, unreadable)
+    ├── EncoderError         the MP3 encoder's output is not the frames it should be
     ├── CatalogError         the catalog refused a write or a query
     │   ├── NotFound         no such track / station
     │   └── DuplicateTrack   the audio hash is already in the catalog
@@ -60,6 +61,10 @@ class GeneratorUnavailable(GeneratorError):
 
 class AudioError(RadioError):
     """Audio that cannot be prepared for playout."""
+
+
+class EncoderError(RadioError):
+    """The MP3 encoder produced something other than MPEG-1 Layer III frames."""
 
 
 class CatalogError(RadioError):

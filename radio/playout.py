@@ -166,7 +166,7 @@ class Playout:
         self.backlog = backlog
         self.catalog = catalog
         self.broadcast = broadcast
-        self.encoder = Mp3Encoder(station.bitrate)
+        self.encoder: Mp3Encoder[Track] = Mp3Encoder(station.bitrate)
         self.mixer = Mixer(station.crossfade_seconds)
         self.on_start = on_start  # told as each track's first audio is published
         self.now: NowPlaying | None = None
@@ -197,7 +197,7 @@ class Playout:
     def retune(self, station: Station) -> None:
         """Take an edited station: artist name, crossfade and bitrate apply from now on."""
         if station.bitrate != self.station.bitrate:
-            self.encoder = Mp3Encoder(station.bitrate)
+            self.encoder.change_bitrate(station.bitrate)
         self.mixer.crossfade_frames = int(station.crossfade_seconds * PLAYOUT_RATE)
         self.station = station
 
@@ -250,8 +250,8 @@ class Playout:
     def _render_encoded(
         self, frames: int
     ) -> tuple[bytes, list[tuple[int, str]], list[tuple[int, Track]], Track | None]:
-        """Worker thread: mix, then encode in pieces split where tracks start, so each
-        start maps to the byte offset where its audio begins in the MP3 stream.
+        """Worker thread: mix and encode; returns the MP3 data, (byte index, title) and
+        (byte index, track) for each track whose audio begins in it, and a track given back.
 
         Operator requests are applied here, between renders, so the mixer is only
         ever touched by this thread while a render could be running."""
@@ -269,15 +269,11 @@ class Playout:
             self.skip_requested = False
             self.mixer.cut_short()
         samples, starts = self.mixer.render(frames)
-        data = bytearray()
-        marks: list[tuple[int, str]] = []
-        cut = 0
-        for index, track in starts:
-            data += self.encoder.encode(samples[cut:index])
-            marks.append((len(data), self.stream_title(track)))
-            cut = index
-        data += self.encoder.encode(samples[cut:])
-        return bytes(data), marks, starts, given_back
+        # A start's mark is the first MP3 frame holding its audio; the encoder holds
+        # samples back, so it may come out of a later render than the start did.
+        data, on_air = self.encoder.encode(samples, starts)
+        marks = [(index, self.stream_title(track)) for index, track in on_air]
+        return data, marks, on_air, given_back
 
     async def _fetch_next(self) -> None:
         if self.mixer.next is not None:

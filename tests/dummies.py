@@ -13,6 +13,9 @@ from radio.generators.base import GeneratedAudio, GenerationRequest
 RATE = 32000  # not the playout rate, so preparation's resampling is exercised
 
 
+NEIGHBOUR_HZ = 100.0  # a station's consecutive tracks differ by at least this much
+
+
 def tone_hz(seed: int) -> float:
     """Each seed gets one of 30 pitches, 50 Hz apart so tests can tell them apart."""
     return 200.0 + 50.0 * (seed % 30)
@@ -26,6 +29,18 @@ class ToneGenerator:
         self.max_batch = max_batch
         self.fail = fail
         self.calls: list[list[GenerationRequest]] = []
+        self.last_hz: dict[str, float] = {}  # station -> pitch of its latest track
+
+    def pitch(self, request: GenerationRequest) -> float:
+        """The seed's pitch, or the next in the cycle while within NEIGHBOUR_HZ of the
+        station's previous track: seeds are random, but a test listening for the
+        change between two tracks must always hear one."""
+        previous = self.last_hz.get(request.station)
+        step = 0
+        while previous is not None and abs(tone_hz(request.seed + step) - previous) < NEIGHBOUR_HZ:
+            step += 1
+        self.last_hz[request.station] = tone_hz(request.seed + step)
+        return self.last_hz[request.station]
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GeneratedAudio]:
         self.calls.append(list(requests))
@@ -33,14 +48,13 @@ class ToneGenerator:
             raise GeneratorError("the dummy model is broken on purpose")
         out = []
         for r in requests:
+            hz = self.pitch(r)
             t = np.arange(int(r.seconds * RATE), dtype=np.float32) / RATE
             # The phase comes from the whole seed, so two seeds that share a pitch still
             # make different audio (the catalog refuses exact repeats).
             phase = (r.seed % 9973) / 9973 * 2 * np.pi
-            wave = 0.3 * np.sin(2 * np.pi * tone_hz(r.seed) * t + phase, dtype=np.float32)
-            out.append(
-                GeneratedAudio(r, wave[:, None].astype(np.float32), RATE, {"hz": tone_hz(r.seed)})
-            )
+            wave = 0.3 * np.sin(2 * np.pi * hz * t + phase, dtype=np.float32)
+            out.append(GeneratedAudio(r, wave[:, None].astype(np.float32), RATE, {"hz": hz}))
         return out
 
     def close(self) -> None:

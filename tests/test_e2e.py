@@ -6,13 +6,17 @@ import asyncio
 import json
 import socket
 import struct
+from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from radio.catalog import CatalogWriter
+from radio.encoder import frame_length
 from radio.generators.base import GenerationRequest
+from radio.icy import METAINT
 from radio.prepare import new_track, prepare_audio, write_cache
 from tests.dummies import ToneGenerator, tone_hz
 from tests.support import (
@@ -24,9 +28,13 @@ from tests.support import (
     parse_icy,
     read_stream,
     short_lineup,
+    wait_until,
 )
 
 pytestmark = pytest.mark.slow
+
+BYTE_RATE = 16000  # 128 kbps
+FRAME_BYTES = 418  # one MP3 frame at 128 kbps (1152 samples, 26 ms), padded
 
 
 async def test_ffmpeg_decodes_ten_seconds_of_the_stream_without_errors(
@@ -65,37 +73,54 @@ async def test_ffprobe_reports_mp3_at_the_configured_rate(
     assert int(stream["bit_rate"]) == 192000
 
 
+def new_tone_from(pcm: np.ndarray, old_hz: float, new_hz: float) -> int:
+    """The first sample where `new_hz` is louder than `old_hz`: both tones fitted by least
+    squares to 20 ms windows every half millisecond, each window placed at its centre."""
+    window, step = int(0.02 * RATE), int(0.0005 * RATE)
+    t = np.arange(window) / RATE
+    tones = [f(2 * np.pi * hz * t) for hz in (old_hz, new_hz) for f in (np.sin, np.cos)]
+    windows = np.lib.stride_tricks.sliding_window_view(pcm[:, 0], window)[::step]
+    fit = windows @ np.linalg.pinv(np.stack(tones, axis=1)).T
+    louder = np.hypot(fit[:, 2], fit[:, 3]) > np.hypot(fit[:, 0], fit[:, 1])
+    assert louder.any() and not louder[0], "no change from the old tone to the new one"
+    return int(np.argmax(louder)) * step + window // 2
+
+
 async def test_icy_title_changes_exactly_at_the_track_boundary(start_server: StartServer) -> None:
     # No crossfade: the boundary is the sample where one tone stops and the next begins.
-    client, radio = await start_server(short_lineup(track_seconds=3, crossfade_seconds=0))
+    # 3.3 s tracks (52800 bytes) fall anywhere in the 16000-byte metadata blocks.
+    client, radio = await start_server(short_lineup(track_seconds=3.3, crossfade_seconds=0))
     await on_air(radio)
-    stream = await read_stream(str(client.make_url("/stream/jazz.mp3")), 7.0, icy=True)
-    audio, blocks = parse_icy(stream, 16000)
+    stream = await read_stream(str(client.make_url("/stream/jazz.mp3")), 8.0, icy=True)
+    audio, blocks = parse_icy(stream, METAINT)
     titled = [(offset, title) for offset, title in blocks if title]
-    assert len(titled) >= 2, blocks
-    change_offset, new_title = titled[1]
+    # A change with at least one whole block of the old title before it, so the
+    # old tone is surely there (the listener's first block may follow a change).
+    change, new_title = next(
+        (offset, title)
+        for (before, _), (offset, title) in pairwise(titled)
+        if offset - before >= 2 * METAINT
+    )
+    assert new_title.startswith("Blue Hour Jazz - ")
     pcm, err = await decode(audio)
     assert err == ""
 
-    # Byte offsets map to time exactly: 128 kbps CBR is 16000 bytes a second.
-    def hz_at(byte: float) -> float:
-        start = int(byte / 16000 * RATE)
-        return dominant_hz(pcm[start : start + int(0.1 * RATE)])
+    # The listener's bytes start on a frame, and 128 kbps is 16000 bytes a second.
+    def sample(byte: int) -> int:
+        return round(byte / BYTE_RATE * RATE)
 
-    old_hz, new_hz = hz_at(change_offset - 16000 - 8000), hz_at(change_offset + 8000)
-    assert abs(old_hz - new_hz) >= 40
-    # Find the first byte whose audio is the new tone, in 5 ms steps from well before.
-    step = 80  # bytes: 5 ms
-    boundary = next(
-        b
-        for b in range(change_offset - 24000, change_offset + 8000, step)
-        if abs(hz_at(b) - new_hz) < abs(hz_at(b) - old_hz)
-    )
-    # The new title is announced in the first block after the new track's first byte:
-    # the boundary lies in the metaint before that block (give or take codec delay
-    # and the 100 ms analysis window).
-    assert change_offset - 16000 - 2000 <= boundary <= change_offset
-    assert new_title.startswith("Blue Hour Jazz - ")
+    span = int(0.3 * RATE)
+    old_end, new_start = sample(change - METAINT - FRAME_BYTES), sample(change + FRAME_BYTES)
+    old_hz = dominant_hz(pcm[old_end - span : old_end])
+    new_hz = dominant_hz(pcm[new_start : new_start + span])
+    assert abs(old_hz - new_hz) >= 90  # a station's neighbours are 100 Hz apart (dummies)
+    # Search from 0.1 s before the earliest place the change may be to 0.1 s after the last.
+    lo, hi = old_end - sample(1600), new_start + sample(1600)
+    boundary = (lo + new_tone_from(pcm[lo:hi], old_hz, new_hz)) / RATE * BYTE_RATE
+    # The mark is the frame holding the new tone's first sample, and the title changes
+    # in the first block after the mark: the tone begins in the block before the
+    # change, give or take the frame.
+    assert change - METAINT - FRAME_BYTES <= boundary <= change + FRAME_BYTES
 
 
 async def test_two_listeners_joining_at_once_receive_identical_bytes(
@@ -126,15 +151,15 @@ async def test_a_stalled_listener_is_dropped_while_another_keeps_real_time(
     stalled.connect((client.host, client.port))
     stalled.sendall(b"GET /stream/jazz.mp3 HTTP/1.1\r\nHost: x\r\n\r\n")  # and never reads
     try:
-        await asyncio.sleep(0.5)
-        assert len(broadcast.listeners) == 1
+        await wait_until(lambda: len(broadcast.listeners) == 1, 5, "the stalled listener")
         url = str(client.make_url("/stream/jazz.mp3"))
         reading = asyncio.create_task(read_stream(url, 14.0))
-        for _ in range(120):
-            await asyncio.sleep(0.1)
-            if len(broadcast.listeners) == 1 and broadcast.peak_listeners == 2:
-                break
-        assert len(broadcast.listeners) == 1  # the stalled one is gone, the reader remains
+        # The stalled one is gone, the reader remains.
+        await wait_until(
+            lambda: len(broadcast.listeners) == 1 and broadcast.peak_listeners == 2,
+            12,
+            "the stalled listener dropped",
+        )
         data = await reading
     finally:
         stalled.close()
@@ -176,10 +201,7 @@ async def test_a_restart_plays_the_unplayed_backlog(
 ) -> None:
     cache = tmp_path / "cache"
     first_client, first = await start_server(short_lineup(backlog_minutes=0.4), cache=cache)
-    for _ in range(200):
-        await asyncio.sleep(0.1)
-        if first.backlog.seconds_queued("jazz") >= 8:
-            break
+    await wait_until(lambda: first.backlog.seconds_queued("jazz") >= 8, 20, "8 s of jazz queued")
     await first_client.close()  # a full, orderly shutdown
     catalog = CatalogWriter(cache / "catalog.db").open()
     waiting = [r.id for r in catalog.run_sync(lambda c: c.unplayed()) if r.station == "jazz"]
@@ -196,3 +218,28 @@ async def test_a_restart_plays_the_unplayed_backlog(
     upcoming = [playout.mixer.next.track.id] if playout.mixer.next else []
     assert upcoming + [t.id for t in second.backlog.queued("jazz")] == waiting[1:]
     assert second.catalog.run_sync(lambda c: c.count()) == before  # nothing regenerated
+
+
+async def test_a_live_bitrate_change_keeps_whole_frames_and_the_next_title(
+    start_server: StartServer,
+) -> None:
+    client, radio = await start_server(short_lineup(track_seconds=3.3, crossfade_seconds=0))
+    await on_air(radio)
+    jazz = radio.station("jazz")
+    playout = jazz.playout
+    url = str(client.make_url("/stream/jazz.mp3"))
+    reading = asyncio.create_task(read_stream(url, 6.0, icy=True))
+    await wait_until(lambda: jazz.broadcast.listeners, 5, "the listener")
+    before = playout.now
+    playout.retune(replace(playout.station, bitrate=192))
+    await wait_until(lambda: playout.now is not before, 10, "the next track on air")
+    audio, blocks = parse_icy(await reading, METAINT)
+    assert len({title for _, title in blocks if title}) >= 2
+    pcm, err = await decode(audio)
+    assert err == "" and np.abs(pcm).max() > 0.1
+    # Frame after frame from the listener's first byte: 128 kbps, then 192 kbps.
+    pos, kbps = 0, []
+    while pos + 4 <= len(audio):
+        kbps.append(audio[pos + 2] >> 4)  # the bitrate index: 9 is 128 kbps, 11 is 192
+        pos += frame_length(audio[pos : pos + 4])
+    assert kbps[0] == 9 and kbps[-1] == 11 and kbps == sorted(kbps)
