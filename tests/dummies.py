@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from radio.errors import GeneratorError
-from radio.generators.base import GeneratedAudio, GenerationRequest
+from radio.generators import GeneratedAudio, GenerationRequest
 
 RATE = 32000  # not the playout rate, so preparation's resampling is exercised
 

@@ -15,7 +15,7 @@ import pytest
 
 from radio.catalog import CatalogWriter
 from radio.encoder import frame_length
-from radio.generators.base import GenerationRequest
+from radio.generators import GenerationRequest
 from radio.icy import METAINT
 from radio.prepare import new_track, prepare_audio, write_cache
 from tests.dummies import ToneGenerator, tone_hz
