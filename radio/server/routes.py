@@ -8,7 +8,6 @@ from radio.console import Console
 from radio.server import api, events, mounts, pages
 from radio.server.admin import admin_app
 from radio.server.keys import RADIO
-from radio.shipped import WEB
 
 
 def setup_routes(app: web.Application) -> None:
@@ -32,4 +31,4 @@ def setup_routes(app: web.Application) -> None:
     # Listener page, operator console and their assets: web/, no build step
     r.add_get("/", pages.index)
     r.add_get("/admin", pages.admin)
-    r.add_static("/static/", WEB)
+    r.add_get("/static/{path:.+}", pages.asset)
