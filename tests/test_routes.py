@@ -67,6 +67,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/stream/{station}.pls": ("GET",),
     "/stations.m3u": ("GET",),
     "/status-json.xsl": ("GET",),
+    "/metrics": ("GET",),
     # M
     "/api/stations": ("GET",),
     "/api/stations/{station}": ("GET",),
