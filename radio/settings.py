@@ -42,7 +42,7 @@ class Settings:
     top_k: int = setting(250, "MusicGen sampling: keep the k most likely tokens at each step.")
     temperature: float = setting(1.0, "MusicGen sampling temperature.")
     admin_token: str = setting(
-        "", "Token for the operator console and its API; empty disables them."
+        "", "Token for the operator console and its API; empty: serve keeps one in cache/."
     )
     public_url: str = setting(
         "", "Base URL for playlists, icy-url and listenurl; empty: the address listened on."
