@@ -148,7 +148,7 @@ async def _serve(tmp_path: Path, env: dict[str, str]) -> tuple[list[str], str]:
 
 
 @pytest.mark.slow
-async def test_a_first_run_prints_the_urls_with_a_console_token_and_keeps_it(
+async def test_a_first_run_prints_the_urls_with_a_working_console_token(
     tmp_path: Path,
 ) -> None:
     first, status = await _serve(tmp_path, {"RADIO_ADMIN_TOKEN": ""})
@@ -156,9 +156,12 @@ async def test_a_first_run_prints_the_urls_with_a_console_token_and_keeps_it(
     assert base.startswith("http://127.0.0.1:") and base.endswith("/")
     token = (tmp_path / "cache" / TOKEN_FILE).read_text().strip()
     assert first[2].split()[1] == f"{base}admin#token={token}"
-    assert status == "200"
-    again, status = await _serve(tmp_path, {"RADIO_ADMIN_TOKEN": ""})
-    assert again[2].endswith(f"/admin#token={token}") and status == "200"
+    assert status == "200"  # the printed token opens the console
+    # Later starts reuse it (stored_token); one real start is enough here, they take seconds.
+    assert (
+        console_token(Settings.load({"cache": tmp_path / "cache"}, environ={}))[0].admin_token
+        == token
+    )
 
 
 def test_radio_admin_token_wins_over_the_stored_one(tmp_path: Path) -> None:
