@@ -159,3 +159,10 @@ def test_deeply_nested_values_are_refused_before_touching_the_file(repo_stations
     with pytest.raises(ConfigError, match="nested deeper"):
         add_station(repo_stations, {"id": "deep", "pools": {"mood": deep}})
     assert repo_stations.read_bytes() == original
+
+
+def test_a_stations_file_that_is_not_utf8_is_a_located_error(repo_stations: Path) -> None:
+    repo_stations.write_bytes(repo_stations.read_bytes().replace(b"Blue", b"Bl\xffe", 1))
+    with pytest.raises(ConfigError, match="not UTF-8") as caught:
+        edit_station(repo_stations, "jazz", {"name": "Jazz"})
+    assert caught.value.path == str(repo_stations) and caught.value.line

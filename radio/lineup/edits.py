@@ -21,7 +21,7 @@ import tomlkit
 from tomlkit.items import AoT, Table
 
 from radio.errors import ConfigError, NotFound
-from radio.lineup.stations import RANGES, StationsConfig, parse_stations
+from radio.lineup.stations import RANGES, StationsConfig, parse_stations, read_text
 
 # Keys in the order a new station is written, as in the shipped stations.toml.
 KEY_ORDER = ("id", "name", "genre", "description", "prompt", "enabled", *RANGES)
@@ -167,10 +167,7 @@ def check_nesting(changes: Mapping[str, Any]) -> None:
 
 # -- inside the document ------------------------------------------------------------
 def _read(path: Path) -> tomlkit.TOMLDocument:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read stations file: {exc.strerror}", path=str(path)) from exc
+    text = read_text(path)  # bytes that are not UTF-8 are a located ConfigError too
     # The file on disk is the truth: refuse to build on a file that is already broken.
     parse_stations(text, path)
     return tomlkit.parse(text)
