@@ -54,6 +54,8 @@ class Broadcast:
         # page can place a track's start (a byte offset) on its audio element's clock.
         self.sessions: dict[str, int] = {}
         self.peak_listeners = 0
+        self.slow_listeners = 0  # dropped for falling queue_limit bytes behind
+        self.bytes_sent = 0  # handed to listeners' connections (their ICY metadata aside)
         self.closed = False
 
     # -- playout side -----------------------------------------------------------
@@ -117,7 +119,9 @@ class Broadcast:
             or self.head - listener.cursor > self.queue_limit
         ):
             raise Lagging(f"listener {self.head - listener.cursor} bytes behind")
-        return self._slice(listener.cursor)
+        data = self._slice(listener.cursor)
+        self.bytes_sent += len(data)
+        return data
 
     def title_at(self, offset: int) -> str | None:
         """The title of the track whose audio contains stream byte `offset`."""
@@ -148,5 +152,6 @@ class Broadcast:
         for listener in list(self.listeners):
             if self.head - listener.cursor > self.queue_limit and not listener.dropped:
                 listener.dropped = True
+                self.slow_listeners += 1
                 self.leave(listener)
                 listener.drop()

@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -107,12 +108,41 @@ def serve(**options: Any) -> None:
     if options["stations"] is None and "RADIO_STATIONS" not in os.environ:
         _first_run(settings.stations)
     lineup = _lineup(settings)
+    settings, token_from = console_token(settings)
     generator, reason = _generator(settings)
     app = create_app(settings, lineup, generator, reason)
-    click.echo(
-        f"AI Radio: {len(lineup.enabled)} stations on http://{settings.host}:{settings.port}/"
-    )
+    base = listener_base(settings)
+    click.echo(f"AI Radio: {len(lineup.enabled)} stations")
+    click.echo(f"  listen:  {base}/")
+    if token_from == "RADIO_ADMIN_TOKEN":
+        click.echo(f"  console: {base}/admin  (admin token from RADIO_ADMIN_TOKEN)")
+    else:
+        click.echo(f"  console: {base}/admin#token={settings.admin_token}")
+        click.echo(f"           (admin token kept in {token_from})")
+    sys.stdout.flush()  # seen at once under a service manager too, where stdout is a pipe
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+
+
+def console_token(settings: Settings) -> tuple[Settings, str]:
+    """The token the console uses and where it came from; RADIO_ADMIN_TOKEN or the setting
+    wins, else the one kept under cache/ (made on the first run)."""
+    from radio.console import TOKEN_FILE, stored_token
+
+    if settings.admin_token:
+        return settings, "RADIO_ADMIN_TOKEN"
+    try:
+        token = stored_token(Path(settings.cache))
+    except RadioError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return replace(settings, admin_token=token), str(Path(settings.cache) / TOKEN_FILE)
+
+
+def listener_base(settings: Settings) -> str:
+    """The URL to print: public_url, else the listening address (loopback for a wildcard)."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(settings.host, settings.host)
+    return f"http://[{host}]:{settings.port}" if ":" in host else f"http://{host}:{settings.port}"
 
 
 def _first_run(stations: Path) -> None:

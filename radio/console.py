@@ -9,15 +9,51 @@ are logged the same way, with who did it.
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from radio.core import Radio
-from radio.errors import NotFound
+from radio.errors import ConfigError, NotFound
 from radio.lineup.edits import Change, add_station, edit_station, remove_station
 from radio.tracks import EditRecord
 
 OFF = "the operator console is off: start the server with RADIO_ADMIN_TOKEN set to enable it"
+TOKEN_FILE = "admin-token"
+
+
+def stored_token(cache_dir: Path) -> str:
+    """The admin token kept in cache/admin-token, made on first use (mode 0600, owner only).
+
+    A first `radio serve` with no token configured gets a console at once, and later
+    starts reuse the same token, so a bookmarked console link keeps working.
+    """
+    path = cache_dir / TOKEN_FILE
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_token(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the admin token: {exc.strerror}", path=str(path)) from exc
+    token = secrets.token_urlsafe(24)
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(token + "\n")
+    return token
+
+
+def _read_token(path: Path) -> str:
+    try:
+        token = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the admin token: {exc}", path=str(path)) from exc
+    if not token or not token.isprintable() or " " in token:
+        raise ConfigError(
+            "the admin token must be one word; delete the file for a new one", path=str(path)
+        )
+    return token
 
 
 class Console:

@@ -37,6 +37,7 @@ LEAD_SECONDS = 0.5  # rendered ahead of the wall clock, so a busy loop never und
 FETCH_AHEAD_SECONDS = 8.0  # open the next track this long before the crossfade starts
 REPLAY_AT_SECONDS = 1.0  # fall back to a replay this long before the crossfade
 MAX_CATCH_UP_SECONDS = 5.0  # after a long stall, skip rather than flood listeners
+LATE_WARNING_SECONDS = 1.0  # published audio ran out this long ago: a gap players may hear
 
 
 class TrackReader:
@@ -77,6 +78,10 @@ class Mixer:
         self.next: TrackReader | None = None
         self._overlap = 0  # frames of the transition to `next`, fixed when it is queued
         self._fading = False
+        # Silence rendered for want of a track once one has played (before the first,
+        # the station is still starting): what /metrics reports as dead air.
+        self.dead_air_frames = 0
+        self._played = False
 
     def queue(self, reader: TrackReader) -> None:
         cur = self.current
@@ -112,8 +117,10 @@ class Mixer:
             cur = self.current
             if cur is None:
                 if self.next is None:
+                    self.dead_air_frames += (count - i) if self._played else 0
                     break  # nothing to play: the rest stays silent
                 self.current, self.next = self.next, None
+                self._played = True
                 starts.append((i, self.current.track))
                 continue
             if cur.remaining == 0:
@@ -175,6 +182,10 @@ class Playout:
         self._opening: Track | None = None  # taken from the backlog, not yet in the mixer
         self._unqueue_requested = False
         self._mixing = threading.Lock()  # held by the worker thread while it renders
+        # How long ago the published audio ran out (0 while it runs ahead of the clock):
+        # the last value and the worst seen, for /metrics.
+        self.lateness_seconds = 0.0
+        self.worst_lateness_seconds = 0.0
 
     @property
     def artist(self) -> str:
@@ -193,6 +204,20 @@ class Playout:
         upcoming = self.mixer.next.remaining / PLAYOUT_RATE if self.mixer.next else 0.0
         opening = self._opening.duration if self._opening else 0.0
         return self.mixer.seconds_left + upcoming + opening
+
+    @property
+    def dead_air_seconds(self) -> float:
+        return self.mixer.dead_air_frames / PLAYOUT_RATE
+
+    def _note_lateness(self, seconds: float) -> None:
+        self.lateness_seconds = max(0.0, seconds)
+        self.worst_lateness_seconds = max(self.worst_lateness_seconds, self.lateness_seconds)
+        if self.lateness_seconds > LATE_WARNING_SECONDS:
+            log.warning(
+                "%s: playout %.1f s late; listeners may hear a gap",
+                self.station.id,
+                self.lateness_seconds,
+            )
 
     def retune(self, station: Station) -> None:
         """Take an edited station: artist name, crossfade and bitrate apply from now on."""
@@ -217,6 +242,7 @@ class Playout:
         try:
             while True:
                 await self._fetch_next()
+                self._note_lateness(loop.time() - clock - sent / PLAYOUT_RATE)
                 due = int((loop.time() - clock + LEAD_SECONDS) * PLAYOUT_RATE) - sent
                 if due > MAX_CATCH_UP_SECONDS * PLAYOUT_RATE:
                     log.warning(

@@ -7,6 +7,7 @@ The CLI builds its options from this table and tests check the README lists each
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from radio.errors import ConfigError
 
 # MusicGen's precisions, by the names torch gives them.
 DTYPES = ("float32", "float16", "bfloat16")
+# public_url goes into headers and playlist lines: one http(s) URL, no spaces or controls.
+PUBLIC_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f/?#]+(/[^\s\x00-\x1f\x7f]*)?")
 
 
 def setting(default: Any, help: str) -> Any:
@@ -39,10 +42,10 @@ class Settings:
     top_k: int = setting(250, "MusicGen sampling: keep the k most likely tokens at each step.")
     temperature: float = setting(1.0, "MusicGen sampling temperature.")
     admin_token: str = setting(
-        "", "Token for the operator console and its API; empty disables them."
+        "", "Token for the operator console and its API; empty: serve keeps one in cache/."
     )
     public_url: str = setting(
-        "", "Base URL listeners use (for playlists and listenurl); empty uses the request's host."
+        "", "Base URL for playlists, icy-url and listenurl; empty: the address listened on."
     )
     burst_bytes: int = setting(
         64 * 1024, "Bytes sent at once to a new listener so players start at once."
@@ -51,6 +54,12 @@ class Settings:
         512 * 1024, "A listener this many bytes behind is disconnected."
     )
     log_level: str = setting("INFO", "Logging level.")
+
+    def __post_init__(self) -> None:
+        if self.public_url and not PUBLIC_URL.fullmatch(self.public_url):
+            raise ConfigError(
+                f"{self.public_url!r} is not an http(s) URL on one line", key="public_url"
+            )
 
     @classmethod
     def names(cls) -> list[str]:

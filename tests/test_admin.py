@@ -104,6 +104,11 @@ async def test_missing_or_wrong_tokens_are_401_and_change_nothing(
         ),
         ({"volume": 11}, 422, "unknown key"),
         ([1, 2], 400, "JSON object"),
+        # The file's text rules hold over HTTP too (#10 items 3 and 4).
+        ({"prompt": "{mood!r:>99999999} jazz"}, 422, "format spec"),
+        ({"name": "Jazz\r\nicy-url: http://evil.example/"}, 422, "U+000D"),
+        ({"description": "x" * 501}, 422, "at most 500"),
+        ({"pools": {"mood": [[[[[[["calm"]]]]]]]}}, 400, "nested"),
     ],
 )
 async def test_invalid_edits_are_refused_and_leave_the_file_alone(

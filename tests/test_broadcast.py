@@ -47,6 +47,7 @@ async def test_a_laggard_is_dropped_without_affecting_others() -> None:
         fast.cursor = broadcast.head  # keeps up
     assert dropped == ["slow"]
     assert broadcast.listeners == {fast}
+    assert broadcast.slow_listeners == 1  # what /metrics reports
     with pytest.raises(Lagging):
         await broadcast.read(slow)
 

@@ -1,16 +1,24 @@
 from __future__ import annotations
 
+import asyncio
+import os
+import socket
+import stat
+import sys
 from pathlib import Path
 
 import click
 import pytest
+from aiohttp import ClientSession
 from click.testing import CliRunner
 
 from radio.catalog import CatalogWriter
-from radio.cli import main
+from radio.cli import console_token, main
+from radio.console import TOKEN_FILE, stored_token
+from radio.errors import ConfigError
 from radio.generators import KINDS
-from radio.settings import DTYPES
-from tests.support import short_lineup
+from radio.settings import DTYPES, Settings
+from tests.support import short_lineup, wait_until
 
 
 def test_generate_fills_the_backlog_offline_and_catalog_lists_it(tmp_path: Path) -> None:
@@ -79,3 +87,85 @@ def test_serve_refuses_a_named_stations_file_that_does_not_exist(
     assert result.exit_code != 0
     assert "stations.toml: cannot read stations file: No such file" in result.output
     assert not (tmp_path / "stations.toml").exists()
+
+
+def test_the_admin_token_is_made_once_owner_only_and_reused(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    token = stored_token(cache)
+    path = cache / TOKEN_FILE
+    assert len(token) >= 32 and path.read_text().strip() == token
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stored_token(cache) == token
+    path.write_text("two words\n")
+    with pytest.raises(ConfigError, match="one word"):
+        stored_token(cache)
+
+
+# Generous: importing the radio takes seconds of CPU, and CI is a busy 2-core box.
+STARTUP_SECONDS = 120
+
+
+async def _serve(tmp_path: Path) -> tuple[list[str], int]:
+    """Start `radio serve` with no admin token configured, read what it prints up to the
+    console line, and call the console with the token it names; returns the lines and
+    the API's status."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    stations = tmp_path / "stations.toml"
+    stations.write_text(short_lineup())
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "radio", "serve", "--port", str(port), "--stations", str(stations),
+        "--cache", str(tmp_path / "cache"), "--generator", "synth",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        env={k: v for k, v in os.environ.items() if k != "RADIO_ADMIN_TOKEN"},
+    )  # fmt: skip
+    assert proc.stdout is not None
+    lines: list[str] = []
+    try:
+        while not lines or "console:" not in lines[-1]:
+            line = await asyncio.wait_for(proc.stdout.readline(), timeout=STARTUP_SECONDS)
+            assert line, f"radio serve ended early: {lines}"
+            lines.append(line.decode().rstrip())
+        token = lines[-1].split()[1].partition("#token=")[2]
+        headers = {"Authorization": f"Bearer {token}"}
+        async with ClientSession() as session:
+
+            async def answer() -> int | None:
+                try:
+                    url = f"http://127.0.0.1:{port}/api/admin/edits"
+                    async with session.get(url, headers=headers) as response:
+                        return response.status
+                except OSError:
+                    return None  # not listening yet
+
+            status = await wait_until(answer, STARTUP_SECONDS, "the console to answer")
+        return lines, status
+    finally:
+        proc.kill()  # how it stops is not this test's business, and a clean stop takes seconds
+        await asyncio.wait_for(proc.wait(), timeout=30)
+
+
+@pytest.mark.slow
+async def test_a_first_run_prints_the_urls_with_a_working_console_token(
+    tmp_path: Path,
+) -> None:
+    first, status = await _serve(tmp_path)
+    base = first[1].split()[1]
+    assert base.startswith("http://127.0.0.1:") and base.endswith("/")
+    token = (tmp_path / "cache" / TOKEN_FILE).read_text().strip()
+    assert first[2].split()[1] == f"{base}admin#token={token}"
+    assert status == 200  # the printed token opens the console
+    # Later starts reuse it (stored_token); one real start is enough here, they take seconds.
+    assert (
+        console_token(Settings.load({"cache": tmp_path / "cache"}, environ={}))[0].admin_token
+        == token
+    )
+
+
+def test_radio_admin_token_wins_over_the_stored_one(tmp_path: Path) -> None:
+    stored = stored_token(tmp_path)
+    chosen = Settings.load({"cache": tmp_path}, environ={"RADIO_ADMIN_TOKEN": "chosen"})
+    assert console_token(chosen) == (chosen, "RADIO_ADMIN_TOKEN")
+    settings, source = console_token(Settings.load({"cache": tmp_path}, environ={}))
+    assert (settings.admin_token, source) == (stored, str(tmp_path / TOKEN_FILE))

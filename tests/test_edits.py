@@ -71,6 +71,12 @@ def test_pools_are_replaced_in_place_and_none_restores_the_default(repo_stations
         ({"enabled": "yes"}, "enabled"),
         ({"dayparts": [{**NIGHT, "cron": "99 * * * *"}]}, "dayparts[0].cron"),
         ({"id": "jazz2"}, "id"),
+        # The console obeys the file's text rules (#10 items 3 and 4).
+        ({"prompt": "{mood:d} jazz"}, "prompt"),
+        ({"name": "Jazz\r\nicy-url: http://evil.example/"}, "name"),
+        ({"genre": "x" * 61}, "genre"),
+        ({"pools": {"mood": ["calm\n#EXTINF:-1,evil"]}}, "pools.mood"),
+        ({"dayparts": [{**NIGHT, "name": "ni\u0085ght"}]}, "dayparts[0].name"),
     ],
 )
 def test_invalid_edits_write_nothing(
@@ -141,3 +147,22 @@ def test_a_failed_write_leaves_the_old_file(
         edit_station(repo_stations, "jazz", {"name": "Dawn Jazz"})
     assert repo_stations.read_bytes() == original
     assert os.listdir(repo_stations.parent) == ["stations.toml"]
+
+
+def test_deeply_nested_values_are_refused_before_touching_the_file(repo_stations: Path) -> None:
+    original = repo_stations.read_bytes()
+    deep: Any = "calm"
+    for _ in range(50):
+        deep = [deep]
+    with pytest.raises(ConfigError, match="nested deeper"):
+        edit_station(repo_stations, "jazz", {"pools": {"mood": deep}})
+    with pytest.raises(ConfigError, match="nested deeper"):
+        add_station(repo_stations, {"id": "deep", "pools": {"mood": deep}})
+    assert repo_stations.read_bytes() == original
+
+
+def test_a_stations_file_that_is_not_utf8_is_a_located_error(repo_stations: Path) -> None:
+    repo_stations.write_bytes(repo_stations.read_bytes().replace(b"Blue", b"Bl\xffe", 1))
+    with pytest.raises(ConfigError, match="not UTF-8") as caught:
+        edit_station(repo_stations, "jazz", {"name": "Jazz"})
+    assert caught.value.path == str(repo_stations) and caught.value.line

@@ -71,3 +71,13 @@ def test_unqueue_gives_back_the_next_track_until_its_crossfade_starts(tmp_path: 
     mixer.queue(TrackReader(b))
     mixer.render(round((a.duration - 0.3) * PLAYOUT_RATE))  # into the crossfade
     assert mixer.unqueue() is None and mixer.next is not None
+
+
+def test_dead_air_counts_silence_for_want_of_a_track_once_one_has_played(tmp_path: Path) -> None:
+    a = make_track(tmp_path, 100, seconds=1.0)
+    mixer = Mixer(crossfade_seconds=0.5)
+    mixer.render(4410)  # starting up, nothing prepared yet: not dead air
+    assert mixer.dead_air_frames == 0
+    mixer.queue(TrackReader(a))
+    mixer.render(PLAYOUT_RATE * 2)
+    assert mixer.dead_air_frames == PLAYOUT_RATE * 2 - round(a.duration * PLAYOUT_RATE)

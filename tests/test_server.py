@@ -74,6 +74,25 @@ async def test_playlists(start_server: StartServer) -> None:
     assert everything.count("/stream/") == 2
 
 
+async def test_playlists_and_headers_never_take_the_host_header(start_server: StartServer) -> None:
+    client, _ = await start_server()
+    base = f"http://{client.host}:{client.port}"
+    evil = {"Host": "evil.example:666"}
+    for path in ("/stream/jazz.m3u", "/stream/jazz.pls", "/stations.m3u", "/status-json.xsl"):
+        text = await (await client.get(path, headers=evil)).text()
+        assert "evil" not in text and f"{base}/stream/" in text, path
+    stations = await (await client.get("/api/stations", headers=evil)).json()
+    assert stations["stations"][0]["stream"]["mp3"] == f"{base}/stream/jazz.mp3"
+    head = await client.head("/stream/jazz.mp3", headers=evil)
+    assert head.headers["icy-url"] == base
+
+
+async def test_public_url_wins_over_the_address(start_server: StartServer) -> None:
+    client, _ = await start_server(public_url="https://radio.example/")
+    text = await (await client.get("/stations.m3u")).text()
+    assert text.splitlines()[2] == "https://radio.example/stream/jazz.mp3"
+
+
 async def test_api_stations_and_tracks(start_server: StartServer) -> None:
     client, radio = await start_server()
     await on_air(radio)

@@ -27,3 +27,12 @@ def test_environment_then_overrides() -> None:
 def test_a_bad_environment_value_names_the_variable() -> None:
     with pytest.raises(ConfigError, match="RADIO_PORT"):
         Settings.load(environ={"RADIO_PORT": "eighty"})
+
+
+@pytest.mark.parametrize(
+    "url", ["radio.example", "http://a b/", "https://x/\r\nicy-name: evil", "ftp://x/", "http://"]
+)
+def test_public_url_is_one_http_url(url: str) -> None:
+    with pytest.raises(ConfigError, match="public_url"):
+        Settings.load({"public_url": url}, environ={})
+    assert Settings.load({"public_url": "https://radio.example/live"}, environ={}).public_url

@@ -21,12 +21,14 @@ import tomlkit
 from tomlkit.items import AoT, Table
 
 from radio.errors import ConfigError, NotFound
-from radio.lineup.stations import RANGES, StationsConfig, parse_stations
+from radio.lineup.stations import RANGES, StationsConfig, parse_stations, read_text
 
 # Keys in the order a new station is written, as in the shipped stations.toml.
 KEY_ORDER = ("id", "name", "genre", "description", "prompt", "enabled", *RANGES)
 # Sub-tables: written as [stations.pools] and [[stations.dayparts]] sections.
 NESTED = ("pools", "dayparts")
+# The deepest valid value is a daypart's pool: changes > dayparts > daypart > pools > list.
+MAX_NESTING = 6
 
 _lock = threading.Lock()
 
@@ -46,6 +48,7 @@ def edit_station(path: Path, station_id: str, changes: Mapping[str, Any]) -> Cha
 
     `pools` and `dayparts` given replace the whole mapping or list.
     """
+    check_nesting(changes)
     if "id" in changes and changes["id"] != station_id:
         raise ConfigError(
             "a station's id is its mount URL and cannot change; add a new station instead",
@@ -75,6 +78,7 @@ def edit_station(path: Path, station_id: str, changes: Mapping[str, Any]) -> Cha
 
 def add_station(path: Path, values: Mapping[str, Any]) -> Change:
     """Append a new [[stations]] table at the end of the file."""
+    check_nesting(values)
     station_id = values.get("id")
     if not isinstance(station_id, str):
         raise ConfigError("missing required key", key="id")
@@ -147,12 +151,23 @@ def station_table(lineup: StationsConfig, station_id: str) -> dict[str, Any]:
     }
 
 
+def nesting(value: Any, limit: int = MAX_NESTING) -> int:
+    """How deeply lists and mappings nest in `value`, counted no further than limit + 1."""
+    if limit < 0 or not isinstance(value, Mapping | list):
+        return 0
+    items = value.values() if isinstance(value, Mapping) else value
+    return 1 + max((nesting(item, limit - 1) for item in items), default=0)
+
+
+def check_nesting(changes: Mapping[str, Any]) -> None:
+    """Refuse values nested deeper than any station can be, before tomlkit recurses into them."""
+    if nesting(changes) > MAX_NESTING:
+        raise ConfigError(f"values nested deeper than {MAX_NESTING} levels")
+
+
 # -- inside the document ------------------------------------------------------------
 def _read(path: Path) -> tomlkit.TOMLDocument:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read stations file: {exc.strerror}", path=str(path)) from exc
+    text = read_text(path)  # bytes that are not UTF-8 are a located ConfigError too
     # The file on disk is the truth: refuse to build on a file that is already broken.
     parse_stations(text, path)
     return tomlkit.parse(text)

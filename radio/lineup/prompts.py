@@ -6,7 +6,8 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from radio.lineup.stations import Daypart, Station, template_fields
+from radio.lineup.stations import Daypart, Station
+from radio.lineup.text import template_fields
 
 # Nouns that make a title read like a track name rather than a prompt; chosen by seed.
 TITLE_NOUNS = (

@@ -7,7 +7,6 @@ so a station that loads from disk and a station saved over HTTP obey one rule se
 from __future__ import annotations
 
 import re
-import string
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any
 from croniter import croniter
 
 from radio.errors import ConfigError
+from radio.lineup.text import template_fields, template_problem, text_problem
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 MP3_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
@@ -42,6 +42,14 @@ RANGES: dict[str, tuple[type, float, float]] = {
 REQUIRED = ("id", "name", "genre", "description", "prompt", "pools")
 OPTIONAL = ("enabled", "dayparts", *RANGES)
 DAYPART_KEYS = ("name", "cron", "prompt", "pools")
+# What the text keys are, for their length limits (radio/lineup/text.py).
+TEXT_KINDS = {"name": "name", "genre": "genre", "description": "description", "prompt": "prompt"}
+# Every enabled or disabled station is a playout loop (mix, encode, publish four
+# times a second) and a share of one generator. On the 2-core box of #10, 1,000
+# stations played at 0.35x real time, so playout alone saturates it near 350;
+# 100 keeps playout to under a third of such a box, leaving the rest for listeners
+# and generation. Fifteen is the shipped lineup.
+MAX_STATIONS = 100
 
 
 @dataclass(frozen=True)
@@ -93,11 +101,24 @@ class StationsConfig:
 def load_stations(path: str | Path) -> StationsConfig:
     """Read and validate a stations file; raises ConfigError naming file, station, key, line."""
     path = Path(path)
+    return parse_stations(read_text(path), path)
+
+
+def read_text(path: Path) -> str:
+    """The stations file as text; unreadable bytes are a located ConfigError, not a traceback."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read stations file: {exc.strerror}", path=str(path)) from exc
-    return parse_stations(text, path)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}; save the file as UTF-8",
+            path=str(path),
+            line=line,
+        ) from None
 
 
 def parse_stations(text: str, path: str | Path = "stations.toml") -> StationsConfig:
@@ -107,6 +128,11 @@ def parse_stations(text: str, path: str | Path = "stations.toml") -> StationsCon
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None) or _line_from_message(str(exc))
         raise ConfigError(f"TOML syntax error: {exc}", path=str(path), line=line) from exc
+    except RecursionError:
+        # tomllib recurses once per level of nested arrays or inline tables.
+        raise ConfigError(
+            "arrays or inline tables nested too deeply", path=str(path), line=_deepest_line(text)
+        ) from None
     locate = _Locator(text, str(path))
     unknown = sorted(set(data) - {"defaults", "stations"})
     if unknown:
@@ -117,6 +143,11 @@ def parse_stations(text: str, path: str | Path = "stations.toml") -> StationsCon
     tables = data.get("stations")
     if not isinstance(tables, list) or not tables:
         raise locate.error("no stations: add at least one [[stations]] table", key="stations")
+    if len(tables) > MAX_STATIONS:
+        raise locate.error(
+            f"{len(tables)} stations; at most {MAX_STATIONS} (each is a playout loop on this box)",
+            key="stations",
+        )
     stations: list[Station] = []
     seen: set[str] = set()
     for index, table in enumerate(tables):
@@ -169,6 +200,10 @@ def station_from_table(
     sid = str(sid)
     if not SLUG.match(sid):
         raise fail("must be a slug: lowercase letters, digits and '-', at most 40", "id")
+    for key, kind in TEXT_KINDS.items():
+        problem = text_problem(table[key].strip(), kind)
+        if problem:
+            raise fail(problem, key)
     pools = _pools(table["pools"], lambda msg, key: fail(msg, key))
     _check_template(table["prompt"], pools, lambda msg, key: fail(msg, key), "prompt")
     tunables = {
@@ -196,11 +231,6 @@ def station_from_table(
     )
 
 
-def template_fields(template: str) -> list[str]:
-    """The {placeholders} a prompt template uses, in order."""
-    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
-
-
 def _pools(raw: Any, fail: Any) -> dict[str, tuple[str, ...]]:
     if not isinstance(raw, Mapping) or not raw:
         raise fail("must be a table of non-empty lists of strings", "pools")
@@ -215,18 +245,19 @@ def _pools(raw: Any, fail: Any) -> dict[str, tuple[str, ...]]:
             or not all(isinstance(v, str) and v.strip() for v in values)
         ):
             raise fail("must be a non-empty list of non-empty strings", f"pools.{name}")
+        for value in values:
+            problem = text_problem(value.strip(), "pool value")
+            if problem:
+                raise fail(f"{value[:40]!r}... {problem}", f"pools.{name}")
         pools[name] = tuple(str(v).strip() for v in values)
     return pools
 
 
 def _check_template(template: str, pools: Mapping[str, Sequence[str]], fail: Any, key: str) -> None:
-    try:
-        names = template_fields(template)
-    except ValueError as exc:
-        raise fail(f"bad template: {exc}", key) from exc
-    for name in names:
-        if not name.isidentifier():
-            raise fail(f"placeholder {{{name}}} is not a plain name", key)
+    problem = template_problem(template)
+    if problem:
+        raise fail(problem, key)
+    for name in template_fields(template):
         if name not in pools:
             raise fail(f"placeholder {{{name}}} has no pool of that name", key)
 
@@ -250,6 +281,10 @@ def _dayparts(raw: Any, fail: Any) -> tuple[Daypart, ...]:
         for sub in ("name", "cron", "prompt"):
             if not isinstance(item.get(sub), str) or not item[sub].strip():
                 raise fail("must be a non-empty string", f"{key}.{sub}")
+        for sub, kind in (("name", "daypart name"), ("cron", "daypart name"), ("prompt", "prompt")):
+            problem = text_problem(item[sub].strip(), kind)
+            if problem:
+                raise fail(problem, f"{key}.{sub}")
         if not valid_cron(item["cron"]):
             raise fail(
                 "bad cron expression: five crontab fields (minute hour day month weekday)",
@@ -291,6 +326,18 @@ def _tunable(key: str, value: Any, locate: _Locator, station: str | None, index:
             section=section,
         )
     return kind(value)
+
+
+def _deepest_line(text: str) -> int | None:
+    """The line where brackets and braces nest deepest (strings are not told apart:
+    it only points the operator at the likely place)."""
+    depth, deepest, where = 0, 0, None
+    for number, line in enumerate(text.splitlines(), start=1):
+        for char in line:
+            depth += (char in "[{") - (char in "]}")
+            if depth > deepest:
+                deepest, where = depth, number
+    return where
 
 
 def _line_from_message(message: str) -> int | None:

@@ -9,6 +9,7 @@ from aiohttp import web
 from radio.errors import NotFound
 from radio.server import shapes
 from radio.server.keys import RADIO
+from radio.server.params import SQLITE_MAX_INT, ascii_int, query_int
 from radio.tracks import TrackRecord
 
 MAX_LIMIT = 200
@@ -28,28 +29,13 @@ async def station(request: web.Request) -> web.Response:
     return web.json_response(shapes.station_detail(shapes.base_url(request), radio, on_air, plays))
 
 
-def _int_param(
-    request: web.Request, name: str, default: int | None, low: int, high: int
-) -> int | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise web.HTTPBadRequest(reason=f"{name} must be an integer, not {raw!r}") from None
-    if not low <= value <= high:
-        raise web.HTTPBadRequest(reason=f"{name} must be between {low} and {high}")
-    return value
-
-
 async def tracks(request: web.Request) -> web.Response:
     radio = request.app[RADIO]
     station_id = request.query.get("station") or None
     if station_id is not None and radio.lineup.get(station_id) is None:
         raise NotFound(f"no station {station_id!r}")
-    limit = _int_param(request, "limit", 50, 1, MAX_LIMIT) or 50
-    before = _int_param(request, "before", None, 1, 2**62)
+    limit = query_int(request, "limit", 50, 1, MAX_LIMIT)
+    before = query_int(request, "before", 0, 1, SQLITE_MAX_INT) or None
     records = await radio.catalog.run(lambda c: c.tracks(station_id, limit, before))
     next_before = records[-1].id if len(records) == limit else None
     body = {"tracks": [shapes.track_record(r) for r in records], "next_before": next_before}
@@ -67,10 +53,7 @@ async def session(request: web.Request) -> web.Response:
 
 
 async def _record(request: web.Request) -> TrackRecord:
-    raw = request.match_info["id"]
-    if not raw.isdigit():
-        raise web.HTTPBadRequest(reason=f"track id must be a positive integer, not {raw!r}")
-    track_id = int(raw)
+    track_id = ascii_int(request.match_info["id"], "track id")
     return await request.app[RADIO].catalog.run(lambda c: c.track(track_id))
 
 

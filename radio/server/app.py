@@ -2,7 +2,8 @@
 
 The radio's lifecycle is entered from one cleanup_ctx; on shutdown every
 listener's stream and event stream is closed first, so graceful shutdown never
-waits on a listener. Errors leave as JSON and CORS headers are added in one place.
+waits on a listener. Errors leave as JSON and CORS headers are added in one place;
+a client hanging up is not an error, and malformed requests log one short line.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from radio.lineup.stations import StationsConfig
 from radio.scheduler import random_seed
 from radio.server.events import EventHub
 from radio.server.keys import HUB, RADIO, SETTINGS
+from radio.server.quiet import quiet_server_log
 from radio.server.routes import setup_routes
 from radio.settings import Settings
 
@@ -44,6 +46,7 @@ def create_app(
     seeds: Callable[[], int] = random_seed,
 ) -> web.Application:
     app = web.Application(middlewares=[json_errors, cors_preflight])
+    quiet_server_log()
     radio = Radio(settings, lineup, generator, generator_reason, seeds)
     app[SETTINGS] = settings
     app[RADIO] = radio
@@ -86,6 +89,13 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return _error(422, str(exc))
     except RadioError as exc:
         return _error(400, str(exc))
+    except ConnectionError:
+        transport = request.transport
+        if transport is not None and not transport.is_closing():
+            raise  # not our client's connection: a real error, with its traceback
+        # The client hung up before or while we answered (#10 item 5): not an error.
+        # aiohttp finds the connection closed when it sends this and drops it quietly.
+        return web.Response(status=499, reason="Client Closed Request")
 
 
 def _public(request: web.Request) -> bool:

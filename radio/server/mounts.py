@@ -14,7 +14,7 @@ from radio.broadcast import Lagging
 from radio.core import OnAir
 from radio.icy import METAINT, IcyInterleaver
 from radio.server.keys import RADIO
-from radio.server.shapes import base_url, mount_url
+from radio.server.shapes import base_url, mount_url, server_address
 
 SEND_BUFFER_BYTES = 64 * 1024
 SESSION = re.compile(r"[A-Za-z0-9_-]{8,64}")  # a player's own id for its connection
@@ -138,7 +138,7 @@ async def status_json(request: web.Request) -> web.Response:
         sources.append(source)
     icestats: dict[str, Any] = {
         "admin": "icemaster@localhost",
-        "host": request.host.rsplit(":", 1)[0],
+        "host": server_address(request).rsplit(":", 1)[0].strip("[]"),
         "location": "Earth",
         "server_id": SERVER_ID,
         "server_start": _rfc822(radio.started),

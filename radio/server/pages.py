@@ -16,6 +16,20 @@ from radio.shipped import WEB
 PAGE_HEADERS = {"Cache-Control": "no-cache"}
 
 
+async def asset(request: web.Request) -> web.FileResponse:
+    """GET /static/<path>: a file of web/. Anything else is a 404 the error middleware turns
+    into JSON: aiohttp's own static route finds a missing file only after it, too late."""
+    root = WEB.resolve()
+    try:
+        path = (root / request.match_info["path"]).resolve()
+        found = path.is_relative_to(root) and path.is_file()
+    except (OSError, ValueError):  # a name too long, a NUL byte
+        found = False
+    if not found:
+        raise web.HTTPNotFound(reason="no such file in web/")
+    return web.FileResponse(path)
+
+
 async def index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(WEB / "index.html", headers=PAGE_HEADERS)
 

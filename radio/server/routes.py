@@ -5,10 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from radio.console import Console
-from radio.server import api, events, mounts, pages
+from radio.server import api, events, metrics, mounts, pages
 from radio.server.admin import admin_app
 from radio.server.keys import RADIO
-from radio.shipped import WEB
 
 
 def setup_routes(app: web.Application) -> None:
@@ -19,6 +18,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/stream/{station}.pls", mounts.pls)
     r.add_get("/stations.m3u", mounts.all_stations_m3u)
     r.add_get("/status-json.xsl", mounts.status_json)
+    r.add_get("/metrics", metrics.metrics)  # Prometheus text format
     # JSON API
     r.add_get("/api/stations", api.stations)
     r.add_get("/api/stations/{station}", api.station)
@@ -32,4 +32,4 @@ def setup_routes(app: web.Application) -> None:
     # Listener page, operator console and their assets: web/, no build step
     r.add_get("/", pages.index)
     r.add_get("/admin", pages.admin)
-    r.add_static("/static/", WEB)
+    r.add_get("/static/{path:.+}", pages.asset)

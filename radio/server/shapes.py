@@ -21,9 +21,23 @@ JSON = dict[str, Any]
 
 
 def base_url(request: web.Request) -> str:
-    """Where listeners reach us: the public_url setting, else the request's own host."""
+    """Where listeners reach us: the public_url setting, else the address this connection
+    reached. Never the Host header: the client writes it, and it went straight into
+    playlists, icy-url and listenurl (#10 item 8)."""
     public = request.config_dict[SETTINGS].public_url
-    return public.rstrip("/") if public else f"{request.scheme}://{request.host}"
+    return public.rstrip("/") if public else f"{request.scheme}://{server_address(request)}"
+
+
+def server_address(request: web.Request) -> str:
+    """host:port of the socket that accepted this connection (the setting's, failing that)."""
+    transport = request.transport
+    sockname = transport.get_extra_info("sockname") if transport else None
+    if isinstance(sockname, tuple) and len(sockname) >= 2:
+        host, port = str(sockname[0]), int(sockname[1])
+    else:
+        settings = request.config_dict[SETTINGS]
+        host, port = settings.host, settings.port
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def mount_url(base: str, station_id: str, kind: str = "mp3") -> str:

@@ -7,6 +7,14 @@ const REFRESH_MS = 2000;
 const EDITS_REFRESH_MS = 10000;
 const TUNABLES = ["track_seconds", "crossfade_seconds", "backlog_minutes", "bitrate"];
 
+// `radio serve` prints /admin#token=<token>: sign in with it, then drop it from the address
+// bar (a fragment never reaches the server or its logs).
+const fromLink = new URLSearchParams(location.hash.slice(1)).get("token");
+if (fromLink) {
+  sessionStorage.setItem("radio.token", fromLink);
+  history.replaceState(null, "", location.pathname + location.search);
+}
+
 const session = {
   token: sessionStorage.getItem("radio.token") || "",
   name: sessionStorage.getItem("radio.operator") || "",

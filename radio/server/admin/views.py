@@ -14,9 +14,10 @@ from typing import Any
 from aiohttp import web
 from tzlocal import get_localzone
 
-from radio.lineup.edits import station_table
+from radio.lineup.edits import MAX_NESTING, nesting, station_table
 from radio.server import shapes
 from radio.server.keys import CONSOLE, OPERATOR, RADIO
+from radio.server.params import query_int
 
 MAX_EDITS = 500
 
@@ -26,8 +27,12 @@ async def _body(request: web.Request) -> dict[str, Any]:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise web.HTTPBadRequest(reason="the body must be a JSON object") from None
+    except RecursionError:  # json recurses once per level: thousands of `[` exhaust it
+        raise web.HTTPBadRequest(reason="the body is nested too deeply") from None
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(reason="the body must be a JSON object")
+    if nesting(body) > MAX_NESTING:
+        raise web.HTTPBadRequest(reason=f"the body is nested deeper than {MAX_NESTING} levels")
     return body
 
 
@@ -52,10 +57,8 @@ async def overview(request: web.Request) -> web.Response:
 async def edits(request: web.Request) -> web.Response:
     """GET /api/admin/edits?station=&limit=: the audit trail, newest first."""
     station = request.query.get("station") or None
-    raw = request.query.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_EDITS:
-        raise web.HTTPBadRequest(reason=f"limit must be an integer from 1 to {MAX_EDITS}")
-    rows = await request.app[CONSOLE].edits(station, int(raw))
+    limit = query_int(request, "limit", 50, 1, MAX_EDITS)
+    rows = await request.app[CONSOLE].edits(station, limit)
     return web.json_response({"edits": [shapes.edit(r) for r in rows]})
 
 
