@@ -27,11 +27,13 @@ from radio.errors import NotFound
 from radio.generators import Generator
 from radio.lineup.dayparts import daypart_at
 from radio.lineup.stations import Daypart, Station, StationsConfig
-from radio.playout import Playout
+from radio.playout import Pacing, Playout
 from radio.scheduler import Scheduler, random_seed
 from radio.settings import Settings
 
 log = logging.getLogger(__name__)
+
+RESTART_DELAY_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -228,7 +230,9 @@ class Radio:
                 self._dayparts[station.id] = name
 
     # -- playout --------------------------------------------------------------------
-    def _playout(self, station: Station, broadcast: Broadcast) -> Playout:
+    def _playout(
+        self, station: Station, broadcast: Broadcast, pacing: Pacing | None = None
+    ) -> Playout:
         station_id = station.id
         return Playout(
             station,
@@ -236,19 +240,30 @@ class Radio:
             self.catalog,
             broadcast,
             on_start=lambda: self.tell(TrackStarted(station_id)),
+            pacing=pacing,
         )
 
-    def _run_playout(self, on_air: OnAir) -> None:
-        task = asyncio.create_task(on_air.playout.run(), name=f"playout-{on_air.station.id}")
+    def _run_playout(self, on_air: OnAir, delay: float = 0.0) -> None:
+        task = asyncio.create_task(
+            self._play(on_air.playout, delay), name=f"playout-{on_air.station.id}"
+        )
         task.add_done_callback(lambda t: self._playout_ended(on_air, t))
         on_air.task = task
+
+    @staticmethod
+    async def _play(playout: Playout, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await playout.run()
 
     def _playout_ended(self, on_air: OnAir, task: asyncio.Task[None]) -> None:
         if task.cancelled() or task.exception() is None:
             return
         # Never dead air: a crashed loop is logged and restarted on the same
-        # broadcast, so connected listeners stay connected.
+        # broadcast, so connected listeners stay connected, and on the same pacing,
+        # so they are not sent a second lead. The pause keeps a loop that crashes at
+        # once from flooding the log; the pacing catches up on the missed second.
         log.error("%s: playout crashed; restarting", on_air.station.id, exc_info=task.exception())
         if self.on_air.get(on_air.station.id) is on_air:
-            on_air.playout = self._playout(on_air.station, on_air.broadcast)
-            self._run_playout(on_air)
+            pacing = on_air.playout.pacing
+            on_air.playout = self._playout(on_air.station, on_air.broadcast, pacing)
+            self._run_playout(on_air, RESTART_DELAY_SECONDS)
