@@ -18,8 +18,10 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
+from radio import retention
 from radio.backlog import Backlog
 from radio.broadcast import Broadcast
 from radio.catalog import CatalogWriter
@@ -28,12 +30,14 @@ from radio.generators import Generator
 from radio.lineup.dayparts import daypart_at
 from radio.lineup.stations import Daypart, Station, StationsConfig
 from radio.playout import Pacing, Playout
+from radio.retention import SpaceGuard
 from radio.scheduler import Scheduler, random_seed
 from radio.settings import Settings
 
 log = logging.getLogger(__name__)
 
 RESTART_DELAY_SECONDS = 1.0
+RETENTION_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ class Radio:
         self.cache_dir = Path(settings.cache)
         self.catalog = CatalogWriter(self.cache_dir / "catalog.db")
         self.backlog = Backlog(self.catalog, self.cache_dir)
+        self.space = SpaceGuard(self.cache_dir, settings.min_free_bytes)
         self.on_air: dict[str, OnAir] = {}
         self.scheduler = Scheduler(
             stations=lambda: self.lineup.stations,
@@ -97,6 +102,7 @@ class Radio:
             cache_dir=self.cache_dir,
             seconds_ahead=self.seconds_ahead,
             seeds=seeds,
+            room=self.space.room,
         )
         self.started = time.time()
         self._observers: list[Observer] = []
@@ -110,6 +116,7 @@ class Radio:
             await asyncio.to_thread(self.catalog.open)
             stack.push_async_callback(self._close_generator)
             stack.push_async_callback(asyncio.to_thread, self.catalog.close)
+            await self.catalog.run(partial(retention.sweep, cache_dir=self.cache_dir))
             restored = self.backlog.restore(await self.catalog.run(lambda c: c.unplayed()))
             log.info("generator: %s (%s)", self.generator.name, self.generator_reason)
             log.info("backlog: %d unplayed tracks restored", restored)
@@ -119,6 +126,7 @@ class Radio:
             stack.push_async_callback(self.scheduler.stop)
             self.scheduler.start()
             self.scheduler.every_minute(self.check_dayparts, "dayparts")
+            self.scheduler.every(RETENTION_SECONDS, self.bound_cache, "retention")
             self.check_dayparts()
             self.started = time.time()
             yield self
@@ -134,6 +142,16 @@ class Radio:
 
     async def _close_generator(self) -> None:
         await asyncio.to_thread(self.generator.close)
+
+    async def bound_cache(self) -> int:
+        """The retention job: prune the cache back under its limit; returns the bytes freed."""
+        keep = tuple(
+            track.id for on_air in self.on_air.values() for track in on_air.playout.holding
+        )
+        limit = self.settings.cache_max_bytes
+        return await self.catalog.run(
+            partial(retention.prune, cache_dir=self.cache_dir, limit_bytes=limit, keep=keep)
+        )
 
     # -- happenings -----------------------------------------------------------------
     def subscribe(self, observer: Observer) -> None:

@@ -39,6 +39,7 @@ LEAD_SECONDS = 0.5  # rendered ahead of the wall clock, so a busy loop never und
 FETCH_AHEAD_SECONDS = 8.0  # open the next track this long before the crossfade starts
 REPLAY_AT_SECONDS = 1.0  # fall back to a replay this long before the crossfade
 MAX_CATCH_UP_SECONDS = 5.0  # after a long stall, skip rather than flood listeners
+LATE_SECONDS = 0.1  # behind the wall clock by this much, listeners may hear a gap
 WARN_EVERY_SECONDS = 60.0  # one warning per kind of trouble per station per minute, at most
 
 
@@ -243,6 +244,13 @@ class Playout:
         opening = self._opening.duration if self._opening else 0.0
         return self.mixer.seconds_left + upcoming + opening
 
+    @property
+    def holding(self) -> list[Track]:
+        """Tracks taken from the backlog whose audio must stay on disk: on air, queued, opening."""
+        readers = (self.mixer.current, self.mixer.next)
+        held = [reader.track for reader in readers if reader is not None]
+        return [*held, self._opening] if self._opening else held
+
     def retune(self, station: Station) -> None:
         """Take an edited station: artist name, crossfade and bitrate apply from now on."""
         if station.bitrate != self.station.bitrate:
@@ -274,7 +282,7 @@ class Playout:
                     pacing.restart(now)
                     due = int(LEAD_SECONDS * PLAYOUT_RATE)
                 late = pacing.late(now)
-                if late > 0:
+                if late > LATE_SECONDS:
                     # Listeners have had nothing new for `late` seconds: say so, once.
                     self.late_seconds = max(self.late_seconds, late)
                     self.warnings.warn("late", "playout %.2f s late (the lead is gone)", late)

@@ -74,6 +74,8 @@ class Scheduler:
     seconds_ahead: Callable[[str], float]
     # Injectable so a test can choose what each track is made from.
     seeds: Callable[[], int] = random_seed
+    # Whether the disk has room for more audio (retention's free-space floor).
+    room: Callable[[], bool] = lambda: True
     stats: dict[str, StationStats] = field(default_factory=dict)
     jobs: AsyncIOScheduler = field(default_factory=AsyncIOScheduler)
     _pending_seconds: dict[str, float] = field(default_factory=dict)
@@ -94,6 +96,12 @@ class Scheduler:
     def every_minute(self, job: Callable[[], Any], job_id: str) -> None:
         """Run `job` at the start of every minute on the radio's clock."""
         self.jobs.add_job(job, "cron", second=0, id=job_id, coalesce=True, misfire_grace_time=30)
+
+    def every(self, seconds: float, job: Callable[[], Any], job_id: str) -> None:
+        """Run `job` every `seconds` on the radio's clock, never two at once."""
+        self.jobs.add_job(
+            job, "interval", seconds=seconds, id=job_id, max_instances=1, coalesce=True
+        )
 
     async def stop(self) -> None:
         if self.jobs.running:
@@ -129,7 +137,7 @@ class Scheduler:
 
         The tick itself stays short; the batch runs as a task of its own, so the
         interval job never overlaps itself however long generation takes."""
-        if self._busy:
+        if self._busy or not self.room():
             return
         batch = [self.request_for(s) for s in self.plan()]
         if not batch:

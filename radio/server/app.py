@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from radio.core import Radio
-from radio.errors import AuthError, ConfigError, NotFound, RadioError
+from radio.errors import AuthError, ConfigError, Gone, NotFound, RadioError
 from radio.generators import Generator
 from radio.lineup.stations import StationsConfig
 from radio.scheduler import random_seed
@@ -80,6 +80,8 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return _error(exc.status, exc.reason)
     except NotFound as exc:
         return _error(404, str(exc))
+    except Gone as exc:
+        return _error(410, str(exc))
     except AuthError as exc:
         return _error(401, str(exc))
     except ConfigError as exc:
