@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +18,7 @@ from radio.prepare import Maker, prepare
 from radio.retention import SpaceGuard
 from radio.tracks import Track, TrackRecord
 from tests.dummies import ToneGenerator
-from tests.support import StartServer, on_air, wait_until
+from tests.support import StartServer, on_air, read_stream, wait_until
 
 
 def make(catalog: CatalogWriter, cache: Path, seed: int, station: str = "jazz") -> Track:
@@ -95,3 +99,74 @@ def test_the_space_guard_pauses_once_and_resumes_by_itself(
     assert len(messages) == 2, messages
     assert messages[0].startswith(f"generation paused: {tmp_path.resolve()} has ")
     assert messages[1].startswith("generation resumed")
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 32 MB tmpfs of its own, so a test can fill a disk for real (root only)."""
+    mount = tmp_path.resolve() / "disk"  # as the log names it
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(disk: Path) -> Path:
+    """Write a file until the disk refuses more; returns it."""
+    ballast = disk / "ballast"
+    block = b"\0" * 65536
+    with ballast.open("wb") as out, contextlib.suppress(OSError):
+        while True:
+            out.write(block)
+            out.flush()
+    return ballast
+
+
+def partial_files(disk: Path) -> list[Path]:
+    return list(disk.glob("*/.*.tmp"))
+
+
+@pytest.mark.slow
+async def test_a_full_disk_pauses_generation_and_the_stations_play_on(
+    start_server: StartServer, small_disk: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    floor, where = 4 * 10**6, str(small_disk)
+    client, radio = await start_server(cache=small_disk, min_free_bytes=floor)
+    await on_air(radio)
+    tasks = {station: a.task for station, a in radio.on_air.items()}
+    with caplog.at_level(logging.INFO):
+        ballast = fill(small_disk)
+        made = sum(s.generated for s in radio.scheduler.stats.values())
+        await wait_until(lambda: radio.space.paused, 5, "generation paused")
+        seconds = 6.0
+        data = await read_stream(str(client.make_url("/stream/jazz.mp3")), seconds)
+        # Stations play on: the same loops (no crash loop), at real time (no burst).
+        assert {s: a.task for s, a in radio.on_air.items()} == tasks
+        assert len(data) < radio.settings.burst_bytes + seconds * 128_000 / 8 * 1.1
+        assert len(data) > seconds * 128_000 / 8 * 0.8
+        assert sum(s.generated for s in radio.scheduler.stats.values()) <= made + 4
+        assert not partial_files(small_disk)  # no partial files
+        os.unlink(ballast)
+        await wait_until(lambda: not radio.space.paused, 5, "generation resumed")
+        await wait_until(
+            lambda: sum(s.generated for s in radio.scheduler.stats.values()) > made + 4,
+            20,
+            "new tracks once there is room",
+        )
+    paused = [r for r in caplog.records if "generation paused" in r.getMessage()]
+    assert len(paused) == 1 and where in paused[0].getMessage()
+    assert "free, under the 4.0 MB floor" in paused[0].getMessage()
+    tracebacks = [r.getMessage() for r in caplog.records if r.exc_info]
+    assert not tracebacks
+    assert not partial_files(small_disk)
