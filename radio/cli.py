@@ -96,6 +96,7 @@ def serve(**options: Any) -> None:
     from aiohttp import web
 
     from radio.server.app import create_app
+    from radio.server.listen import listening_socket
 
     settings = _settings(**options)
     logging.basicConfig(
@@ -107,12 +108,36 @@ def serve(**options: Any) -> None:
     if options["stations"] is None and "RADIO_STATIONS" not in os.environ:
         _first_run(settings.stations)
     lineup = _lineup(settings)
+    _raise_open_files_limit()
     generator, reason = _generator(settings)
     app = create_app(settings, lineup, generator, reason)
     click.echo(
         f"AI Radio: {len(lineup.enabled)} stations on http://{settings.host}:{settings.port}/"
     )
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    try:
+        sock = listening_socket(settings.host, settings.port)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {settings.host}:{settings.port}: {exc}"
+        ) from exc
+    web.run_app(app, sock=sock, print=None, access_log=None)
+
+
+def _raise_open_files_limit() -> None:
+    """Every listener, request and track file is a descriptor, and a service's soft limit
+    is often 1,024 (issue #10: 1,100 idle sockets took the radio down): use the hard one."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= hard:
+        log.info("open files: limit %d (the hard limit)", soft)
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError) as exc:
+        log.warning("open files: limit %d; cannot raise it to %d: %s", soft, hard, exc)
+        return
+    log.info("open files: limit raised from %d to %d (the hard limit)", soft, hard)
 
 
 def _first_run(stations: Path) -> None:

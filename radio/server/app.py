@@ -21,6 +21,12 @@ from radio.server.keys import HUB, RADIO, SETTINGS
 from radio.server.routes import setup_routes
 from radio.settings import Settings
 
+# A connection gets this long to send a complete request, and an idle keep-alive
+# connection is closed after it: aiohttp's keepalive timer starts when a connection is
+# made and closes it while no whole request has arrived. The default of 75 s let idle
+# sockets hold every descriptor (issue #10); players and browsers reconnect at once.
+REQUEST_TIMEOUT_SECONDS = 5.0
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Public, read-only surfaces any web page may use; the console's API is not one of them.
@@ -43,7 +49,10 @@ def create_app(
     generator_reason: str,
     seeds: Callable[[], int] = random_seed,
 ) -> web.Application:
-    app = web.Application(middlewares=[json_errors, cors_preflight])
+    app = web.Application(
+        middlewares=[json_errors, cors_preflight],
+        handler_args={"keepalive_timeout": REQUEST_TIMEOUT_SECONDS},
+    )
     radio = Radio(settings, lineup, generator, generator_reason, seeds)
     app[SETTINGS] = settings
     app[RADIO] = radio
