@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 from click_default_group import DefaultGroup
@@ -19,6 +19,9 @@ from radio.errors import RadioError
 from radio.generators import KINDS, Generator
 from radio.lineup.stations import StationsConfig, load_stations
 from radio.settings import DTYPES, Settings
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = logging.getLogger("radio")
 
@@ -93,10 +96,7 @@ main = cast(click.Group, _main)  # DefaultGroup is untyped; it is a click.Group
 @_common
 def serve(**options: Any) -> None:
     """Run the radio server (the default command)."""
-    from aiohttp import web
-
     from radio.server.app import create_app
-    from radio.server.listen import listening_socket
 
     settings = _settings(**options)
     logging.basicConfig(
@@ -114,13 +114,24 @@ def serve(**options: Any) -> None:
     click.echo(
         f"AI Radio: {len(lineup.enabled)} stations on http://{settings.host}:{settings.port}/"
     )
+    run_server(app, settings)
+
+
+def run_server(app: web.Application, settings: Settings) -> None:
+    """Listen and serve until SIGINT or SIGTERM."""
+    from aiohttp import web
+
+    from radio.server.listen import listening_socket
+
     try:
         sock = listening_socket(settings.host, settings.port)
     except OSError as exc:
         raise click.ClickException(
             f"cannot listen on {settings.host}:{settings.port}: {exc}"
         ) from exc
-    web.run_app(app, sock=sock, print=None, access_log=None)
+    # Listener streams are closed first on the way out, so a short grace is plenty; with
+    # the generator abandoned after a few seconds, SIGTERM ends the server within 10 s.
+    web.run_app(app, sock=sock, print=None, access_log=None, shutdown_timeout=3.0)
 
 
 def _raise_open_files_limit() -> None:

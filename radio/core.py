@@ -31,13 +31,14 @@ from radio.lineup.dayparts import daypart_at
 from radio.lineup.stations import Daypart, Station, StationsConfig
 from radio.playout import Pacing, Playout
 from radio.retention import SpaceGuard
-from radio.scheduler import Scheduler, random_seed
+from radio.scheduler import Scheduler, in_daemon_thread, random_seed
 from radio.settings import Settings
 
 log = logging.getLogger(__name__)
 
 RESTART_DELAY_SECONDS = 1.0
 RETENTION_SECONDS = 60.0
+CLOSE_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,12 @@ class Radio:
             await self.take_off_air(station_id)
 
     async def _close_generator(self) -> None:
-        await asyncio.to_thread(self.generator.close)
+        # Bounded, like the batch in flight: a hung model must not hold the stop (SIGTERM
+        # is to finish within 10 s); its daemon thread ends with the process.
+        try:
+            await asyncio.wait_for(in_daemon_thread(self.generator.close), CLOSE_SECONDS)
+        except TimeoutError:
+            log.warning("stopping: the generator did not close in %.0f s; abandoned", CLOSE_SECONDS)
 
     async def bound_cache(self) -> int:
         """The retention job: prune the cache back under its limit; returns the bytes freed."""
