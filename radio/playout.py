@@ -225,6 +225,8 @@ class Playout:
         self.late_seconds = 0.0  # the worst lateness seen, for whoever reports on it
         self.warnings = Warnings(station.id)
         self._writes: set[asyncio.Task[int | None]] = set()
+        self._fetching: asyncio.Task[None] | None = None
+        self._closed = False
 
     @property
     def artist(self) -> str:
@@ -272,7 +274,10 @@ class Playout:
         pacing = self.pacing = self.pacing or Pacing(loop.time())
         try:
             while True:
-                await self._fetch_next()
+                # The next track is found and opened beside the stream: a catalog or disk
+                # that answers slowly costs the next track, never the audio due now.
+                if self._fetching is None or self._fetching.done():
+                    self._fetching = asyncio.create_task(self._fetch_next())
                 now = loop.time()
                 due = pacing.due(now)
                 if due > MAX_CATCH_UP_SECONDS * PLAYOUT_RATE:
@@ -302,6 +307,8 @@ class Playout:
         finally:
             # A cancelled await leaves its render running on the worker thread: close
             # the files under the same lock, never under its feet.
+            if self._fetching is not None:
+                self._fetching.cancel()
             await asyncio.to_thread(self._close_mixer)
             self._end_play()
             await asyncio.gather(*self._writes, return_exceptions=True)
@@ -315,7 +322,16 @@ class Playout:
 
     def _close_mixer(self) -> None:
         with self._mixing:
+            self._closed = True
             self.mixer.close()
+
+    def _queue(self, reader: TrackReader) -> None:
+        """Worker thread: hand an opened track to the mixer, never under a render's feet."""
+        with self._mixing:
+            if self._closed:  # stopped while it opened
+                reader.close()
+            else:
+                self.mixer.queue(reader)
 
     def _render_encoded(
         self, frames: int
@@ -367,14 +383,11 @@ class Playout:
         self._opening = track
         try:
             reader = await asyncio.to_thread(TrackReader, track)
+            await asyncio.to_thread(self._queue, reader)
         except (OSError, RuntimeError) as exc:  # soundfile raises RuntimeError subclasses
-            log.error(
-                "%s: cannot open track %d (%s): %s", self.station.id, track.id, track.path, exc
-            )
-            return
+            self.warnings.warn("open", "cannot open track %d (%s): %s", track.id, track.path, exc)
         finally:
-            self._opening = None
-        self.mixer.queue(reader)
+            self._opening = None  # held (for retention) until the mixer has it
 
     def _on_air(self, track: Track, offset: int) -> None:
         self._end_play()
