@@ -9,7 +9,7 @@ import pytest
 
 from radio.audio import PLAYOUT_RATE
 from radio.generators import GenerationRequest
-from radio.playout import Mixer, TrackReader
+from radio.playout import LEAD_SECONDS, Mixer, Pacing, TrackReader, Warnings
 from radio.prepare import prepare_audio, write_cache
 from radio.tracks import Track
 from tests.dummies import ToneGenerator, tone_hz
@@ -126,3 +126,23 @@ async def test_a_restarted_playout_keeps_the_pace_of_the_one_before(
     assert "playout crashed; restarting" in caplog.text
     assert jazz.playout.pacing is crashed.pacing  # the same clock, not a fresh lead
     assert len(data) < radio.settings.burst_bytes + 5.0 * 128_000 / 8 * 1.1
+
+
+def test_pacing_counts_lateness_only_once_the_lead_is_gone() -> None:
+    pacing = Pacing(clock=100.0)
+    assert pacing.due(100.0) == round(LEAD_SECONDS * PLAYOUT_RATE)
+    pacing.sent = pacing.due(100.0)
+    assert pacing.late(100.0 + LEAD_SECONDS) == 0.0  # the lead covers it
+    assert pacing.late(100.0 + LEAD_SECONDS + 2.0) == pytest.approx(2.0)
+
+
+def test_warnings_are_rate_limited_per_kind(caplog: pytest.LogCaptureFixture) -> None:
+    warnings = Warnings("jazz")
+    with caplog.at_level(logging.WARNING, logger="radio.playout"):
+        for _ in range(5):
+            warnings.warn("late", "playout %.2f s late", 2.0)
+        warnings.warn("output", "output failed")
+    assert [r.getMessage() for r in caplog.records] == [
+        "jazz: playout 2.00 s late",
+        "jazz: output failed",
+    ]
