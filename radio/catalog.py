@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -88,8 +88,14 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
     db.table("edits").create_index(["station", "id"])
 
 
+def _migrate_3(db: sqlite_utils.Database) -> None:
+    # Bounded disk (issue #10): retention deletes the audio of old, little-played tracks
+    # but keeps their rows, so the catalog still says what was made and played.
+    db.table("tracks").add_column("pruned_at", str)
+
+
 # Append-only: each function moves the schema one version forward (PRAGMA user_version).
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2, _migrate_3]
 
 
 class Catalog:
@@ -154,6 +160,8 @@ class Catalog:
                     f"audio {track.audio_hash[:12]} is already in the catalog"
                 ) from exc
             raise CatalogError(str(exc)) from exc
+        except sqlite3.OperationalError as exc:  # "database or disk is full", say
+            raise CatalogError(f"cannot add the track: {exc}") from exc
 
     def track(self, track_id: int) -> TrackRecord:
         rows = self._tracks(f"{_TRACK_SELECT} WHERE t.id = ?", [track_id])
@@ -178,7 +186,7 @@ class Catalog:
     def unplayed(self) -> list[TrackRecord]:
         """Tracks never played nor discarded, oldest first: the backlog after a restart."""
         sql = (
-            f"{_TRACK_SELECT} WHERE t.discarded_at IS NULL"
+            f"{_TRACK_SELECT} WHERE t.discarded_at IS NULL AND t.pruned_at IS NULL"
             " AND NOT EXISTS (SELECT 1 FROM plays p WHERE p.track_id = t.id) ORDER BY t.id"
         )
         return self._tracks(sql, [])
@@ -189,7 +197,7 @@ class Catalog:
         """The station's played tracks, least recently played first: the replay order."""
         skip = f"AND t.id NOT IN ({','.join('?' * len(exclude))})" if exclude else ""
         sql = (
-            f"{_TRACK_SELECT} WHERE t.station = ? {skip}"
+            f"{_TRACK_SELECT} WHERE t.station = ? AND t.pruned_at IS NULL {skip}"
             " ORDER BY (SELECT MAX(p.id) FROM plays p WHERE p.track_id = t.id) IS NOT NULL,"
             " (SELECT MAX(p.id) FROM plays p WHERE p.track_id = t.id), t.id LIMIT 20"
         )
@@ -200,6 +208,46 @@ class Catalog:
         with self.transaction():
             for track_id in track_ids:
                 self.db.table("tracks").update(track_id, {"discarded_at": now})
+
+    def prunable(self, keep: tuple[int, ...] = ()) -> list[TrackRecord]:
+        """Tracks whose audio retention may delete, least played then oldest first.
+
+        Only tracks that have been played or discarded: an unplayed one is in a backlog,
+        or about to be (prepared, not yet queued). `keep` are the ones playout holds."""
+        skip = f"AND t.id NOT IN ({','.join('?' * len(keep))})" if keep else ""
+        sql = (
+            f"{_TRACK_SELECT} WHERE t.pruned_at IS NULL {skip}"
+            " AND (t.discarded_at IS NOT NULL"
+            " OR EXISTS (SELECT 1 FROM plays p WHERE p.track_id = t.id))"
+            " ORDER BY plays, t.id"
+        )
+        return self._tracks(sql, list(keep))
+
+    def mark_pruned(self, track_ids: list[int]) -> None:
+        now = utcnow()
+        with self.transaction():
+            for track_id in track_ids:
+                self.db.table("tracks").update(track_id, {"pruned_at": now})
+
+    def close_open_plays(self) -> int:
+        """End the plays a crash left open: at the track's end, or now if that is sooner.
+        Call it before playout starts, when no play can be open for real; returns how many."""
+        now = datetime.now(UTC)
+        sql = (
+            "SELECT p.id, p.started_at, t.duration FROM plays p JOIN tracks t ON t.id = p.track_id"
+            " WHERE p.ended_at IS NULL"
+        )
+        rows = self.db.execute(sql).fetchall()
+        with self.transaction():
+            for play_id, started_at, duration in rows:
+                end = datetime.fromisoformat(started_at) + timedelta(seconds=duration or 0.0)
+                ended = min(end, now).isoformat(timespec="milliseconds")
+                self.db.table("plays").update(play_id, {"ended_at": ended})
+        return len(rows)
+
+    def paths(self) -> set[str]:
+        """Every cache-relative audio path the catalog knows, pruned or not."""
+        return {row[0] for row in self.db.execute("SELECT path FROM tracks").fetchall()}
 
     def count(self, station: str | None = None) -> int:
         sql = "SELECT COUNT(*) FROM tracks" + (" WHERE station = ?" if station else "")

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 from click_default_group import DefaultGroup
@@ -20,6 +20,9 @@ from radio.errors import RadioError
 from radio.generators import KINDS, Generator
 from radio.lineup.stations import StationsConfig, load_stations
 from radio.settings import DTYPES, Settings
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = logging.getLogger("radio")
 
@@ -94,8 +97,6 @@ main = cast(click.Group, _main)  # DefaultGroup is untyped; it is a click.Group
 @_common
 def serve(**options: Any) -> None:
     """Run the radio server (the default command)."""
-    from aiohttp import web
-
     from radio.server.app import create_app
 
     settings = _settings(**options)
@@ -108,6 +109,7 @@ def serve(**options: Any) -> None:
     if options["stations"] is None and "RADIO_STATIONS" not in os.environ:
         _first_run(settings.stations)
     lineup = _lineup(settings)
+    _raise_open_files_limit()
     settings, token_from = console_token(settings)
     generator, reason = _generator(settings)
     app = create_app(settings, lineup, generator, reason)
@@ -120,7 +122,41 @@ def serve(**options: Any) -> None:
         click.echo(f"  console: {base}/admin#token={settings.admin_token}")
         click.echo(f"           (admin token kept in {token_from})")
     sys.stdout.flush()  # seen at once under a service manager too, where stdout is a pipe
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    run_server(app, settings)
+
+
+def run_server(app: web.Application, settings: Settings) -> None:
+    """Listen and serve until SIGINT or SIGTERM."""
+    from aiohttp import web
+
+    from radio.server.listen import listening_socket
+
+    try:
+        sock = listening_socket(settings.host, settings.port)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {settings.host}:{settings.port}: {exc}"
+        ) from exc
+    # Listener streams are closed first on the way out, so a short grace is plenty; with
+    # the generator abandoned after a few seconds, SIGTERM ends the server within 10 s.
+    web.run_app(app, sock=sock, print=None, access_log=None, shutdown_timeout=3.0)
+
+
+def _raise_open_files_limit() -> None:
+    """Every listener, request and track file is a descriptor, and a service's soft limit
+    is often 1,024 (issue #10: 1,100 idle sockets took the radio down): use the hard one."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= hard:
+        log.info("open files: limit %d (the hard limit)", soft)
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError) as exc:
+        log.warning("open files: limit %d; cannot raise it to %d: %s", soft, hard, exc)
+        return
+    log.info("open files: limit raised from %d to %d (the hard limit)", soft, hard)
 
 
 def console_token(settings: Settings) -> tuple[Settings, str]:

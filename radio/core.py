@@ -18,8 +18,10 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
+from radio import retention
 from radio.backlog import Backlog
 from radio.broadcast import Broadcast
 from radio.catalog import CatalogWriter
@@ -27,11 +29,16 @@ from radio.errors import NotFound
 from radio.generators import Generator
 from radio.lineup.dayparts import daypart_at
 from radio.lineup.stations import Daypart, Station, StationsConfig
-from radio.playout import Playout
-from radio.scheduler import Scheduler, random_seed
+from radio.playout import Pacing, Playout
+from radio.retention import SpaceGuard
+from radio.scheduler import Scheduler, in_daemon_thread, random_seed
 from radio.settings import Settings
 
 log = logging.getLogger(__name__)
+
+RESTART_DELAY_SECONDS = 1.0
+RETENTION_SECONDS = 60.0
+CLOSE_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,7 @@ class Radio:
         self.cache_dir = Path(settings.cache)
         self.catalog = CatalogWriter(self.cache_dir / "catalog.db")
         self.backlog = Backlog(self.catalog, self.cache_dir)
+        self.space = SpaceGuard(self.cache_dir, settings.min_free_bytes)
         self.on_air: dict[str, OnAir] = {}
         self.scheduler = Scheduler(
             stations=lambda: self.lineup.stations,
@@ -95,6 +103,7 @@ class Radio:
             cache_dir=self.cache_dir,
             seconds_ahead=self.seconds_ahead,
             seeds=seeds,
+            room=self.space.room,
         )
         self.started = time.time()
         self._observers: list[Observer] = []
@@ -108,6 +117,7 @@ class Radio:
             await asyncio.to_thread(self.catalog.open)
             stack.push_async_callback(self._close_generator)
             stack.push_async_callback(asyncio.to_thread, self.catalog.close)
+            await self.catalog.run(partial(retention.sweep, cache_dir=self.cache_dir))
             restored = self.backlog.restore(await self.catalog.run(lambda c: c.unplayed()))
             log.info("generator: %s (%s)", self.generator.name, self.generator_reason)
             log.info("backlog: %d unplayed tracks restored", restored)
@@ -117,6 +127,7 @@ class Radio:
             stack.push_async_callback(self.scheduler.stop)
             self.scheduler.start()
             self.scheduler.every_minute(self.check_dayparts, "dayparts")
+            self.scheduler.every(RETENTION_SECONDS, self.bound_cache, "retention")
             self.check_dayparts()
             self.started = time.time()
             yield self
@@ -131,7 +142,22 @@ class Radio:
             await self.take_off_air(station_id)
 
     async def _close_generator(self) -> None:
-        await asyncio.to_thread(self.generator.close)
+        # Bounded, like the batch in flight: a hung model must not hold the stop (SIGTERM
+        # is to finish within 10 s); its daemon thread ends with the process.
+        try:
+            await asyncio.wait_for(in_daemon_thread(self.generator.close), CLOSE_SECONDS)
+        except TimeoutError:
+            log.warning("stopping: the generator did not close in %.0f s; abandoned", CLOSE_SECONDS)
+
+    async def bound_cache(self) -> int:
+        """The retention job: prune the cache back under its limit; returns the bytes freed."""
+        keep = tuple(
+            track.id for on_air in self.on_air.values() for track in on_air.playout.holding
+        )
+        limit = self.settings.cache_max_bytes
+        return await self.catalog.run(
+            partial(retention.prune, cache_dir=self.cache_dir, limit_bytes=limit, keep=keep)
+        )
 
     # -- happenings -----------------------------------------------------------------
     def subscribe(self, observer: Observer) -> None:
@@ -228,7 +254,9 @@ class Radio:
                 self._dayparts[station.id] = name
 
     # -- playout --------------------------------------------------------------------
-    def _playout(self, station: Station, broadcast: Broadcast) -> Playout:
+    def _playout(
+        self, station: Station, broadcast: Broadcast, pacing: Pacing | None = None
+    ) -> Playout:
         station_id = station.id
         return Playout(
             station,
@@ -236,19 +264,30 @@ class Radio:
             self.catalog,
             broadcast,
             on_start=lambda: self.tell(TrackStarted(station_id)),
+            pacing=pacing,
         )
 
-    def _run_playout(self, on_air: OnAir) -> None:
-        task = asyncio.create_task(on_air.playout.run(), name=f"playout-{on_air.station.id}")
+    def _run_playout(self, on_air: OnAir, delay: float = 0.0) -> None:
+        task = asyncio.create_task(
+            self._play(on_air.playout, delay), name=f"playout-{on_air.station.id}"
+        )
         task.add_done_callback(lambda t: self._playout_ended(on_air, t))
         on_air.task = task
+
+    @staticmethod
+    async def _play(playout: Playout, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await playout.run()
 
     def _playout_ended(self, on_air: OnAir, task: asyncio.Task[None]) -> None:
         if task.cancelled() or task.exception() is None:
             return
         # Never dead air: a crashed loop is logged and restarted on the same
-        # broadcast, so connected listeners stay connected.
+        # broadcast, so connected listeners stay connected, and on the same pacing,
+        # so they are not sent a second lead. The pause keeps a loop that crashes at
+        # once from flooding the log; the pacing catches up on the missed second.
         log.error("%s: playout crashed; restarting", on_air.station.id, exc_info=task.exception())
         if self.on_air.get(on_air.station.id) is on_air:
-            on_air.playout = self._playout(on_air.station, on_air.broadcast)
-            self._run_playout(on_air)
+            pacing = on_air.playout.pacing
+            on_air.playout = self._playout(on_air.station, on_air.broadcast, pacing)
+            self._run_playout(on_air, RESTART_DELAY_SECONDS)

@@ -8,7 +8,8 @@
     ├── EncoderError         the MP3 encoder's output is not the frames it should be
     ├── CatalogError         the catalog refused a write or a query
     │   ├── NotFound         no such track / station
-    │   └── DuplicateTrack   the audio hash is already in the catalog
+    │   ├── DuplicateTrack   the audio hash is already in the catalog
+    │   └── Gone             the track is known but its audio was pruned from the cache
     └── AuthError            the operator console's token is missing or wrong
 
 The CLI turns these into readable messages and the HTTP handlers into JSON errors.
@@ -77,6 +78,10 @@ class NotFound(CatalogError):
 
 class DuplicateTrack(CatalogError):
     """The audio hash is already in the catalog: a repeat can never enter."""
+
+
+class Gone(CatalogError):
+    """The track is in the catalog but retention deleted its audio."""
 
 
 class AuthError(RadioError):

@@ -14,9 +14,10 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from functools import partial
+from typing import TypeVar
 
 import numpy as np
 import soundfile
@@ -31,13 +32,56 @@ from radio.lineup.stations import Station
 from radio.tracks import Track
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CHUNK_SECONDS = 0.25
 LEAD_SECONDS = 0.5  # rendered ahead of the wall clock, so a busy loop never underruns
 FETCH_AHEAD_SECONDS = 8.0  # open the next track this long before the crossfade starts
 REPLAY_AT_SECONDS = 1.0  # fall back to a replay this long before the crossfade
 MAX_CATCH_UP_SECONDS = 5.0  # after a long stall, skip rather than flood listeners
-LATE_WARNING_SECONDS = 1.0  # published audio ran out this long ago: a gap players may hear
+LATE_SECONDS = 0.1  # behind the wall clock by this much, listeners may hear a gap
+WARN_EVERY_SECONDS = 60.0  # one warning per kind of trouble per station per minute, at most
+
+
+class Pacing:
+    """The wall clock a station's stream is paced by: where it began and how much is sent.
+
+    Kept apart from the loop so a restarted playout carries on at the same pace
+    instead of bursting a fresh lead at its listeners."""
+
+    def __init__(self, clock: float) -> None:
+        self.clock = clock
+        self.sent = 0  # frames published since `clock`
+
+    def due(self, now: float) -> int:
+        """Frames the wall clock says are due, with the lead, and not yet sent."""
+        return int((now - self.clock + LEAD_SECONDS) * PLAYOUT_RATE) - self.sent
+
+    def late(self, now: float) -> float:
+        """Seconds the stream has fallen behind the wall clock (0 while the lead lasts)."""
+        return max(0.0, now - self.clock - self.sent / PLAYOUT_RATE)
+
+    def restart(self, now: float) -> None:
+        self.clock, self.sent = now, 0
+
+
+class Warnings:
+    """Rate-limited warnings: the first of a kind at once, then a count once a minute."""
+
+    def __init__(self, station: str) -> None:
+        self.station = station
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def warn(self, kind: str, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._last.get(kind, -WARN_EVERY_SECONDS) < WARN_EVERY_SECONDS:
+            self._held[kind] = self._held.get(kind, 0) + 1
+            return
+        held = self._held.pop(kind, 0)
+        more = f" ({held} more since the last warning)" if held else ""
+        log.warning(f"%s: {message}{more}", self.station, *args)
+        self._last[kind] = now
 
 
 class TrackReader:
@@ -157,7 +201,7 @@ class NowPlaying:
     track: Track
     started: float  # wall-clock epoch seconds when its first audio was published
     offset: int = 0  # stream byte where its audio begins (its ICY mark)
-    play_id: int | None = None
+    play: asyncio.Task[int | None] | None = None  # the play row being written
 
 
 class Playout:
@@ -168,6 +212,7 @@ class Playout:
         catalog: CatalogWriter,
         broadcast: Broadcast,
         on_start: Callable[[], None] = lambda: None,
+        pacing: Pacing | None = None,
     ) -> None:
         self.station = station
         self.backlog = backlog
@@ -182,10 +227,15 @@ class Playout:
         self._opening: Track | None = None  # taken from the backlog, not yet in the mixer
         self._unqueue_requested = False
         self._mixing = threading.Lock()  # held by the worker thread while it renders
-        # How long ago the published audio ran out (0 while it runs ahead of the clock):
-        # the last value and the worst seen, for /metrics.
+        self.pacing = pacing  # None until the loop starts; a restart is handed the last one
+        # How far the stream is behind the wall clock (0 while the lead lasts): the
+        # last value and the worst seen, for /metrics.
         self.lateness_seconds = 0.0
         self.worst_lateness_seconds = 0.0
+        self.warnings = Warnings(station.id)
+        self._writes: set[asyncio.Task[int | None]] = set()
+        self._fetching: asyncio.Task[None] | None = None
+        self._closed = False
 
     @property
     def artist(self) -> str:
@@ -209,15 +259,12 @@ class Playout:
     def dead_air_seconds(self) -> float:
         return self.mixer.dead_air_frames / PLAYOUT_RATE
 
-    def _note_lateness(self, seconds: float) -> None:
-        self.lateness_seconds = max(0.0, seconds)
-        self.worst_lateness_seconds = max(self.worst_lateness_seconds, self.lateness_seconds)
-        if self.lateness_seconds > LATE_WARNING_SECONDS:
-            log.warning(
-                "%s: playout %.1f s late; listeners may hear a gap",
-                self.station.id,
-                self.lateness_seconds,
-            )
+    @property
+    def holding(self) -> list[Track]:
+        """Tracks taken from the backlog whose audio must stay on disk: on air, queued, opening."""
+        readers = (self.mixer.current, self.mixer.next)
+        held = [reader.track for reader in readers if reader is not None]
+        return [*held, self._opening] if self._opening else held
 
     def retune(self, station: Station) -> None:
         """Take an edited station: artist name, crossfade and bitrate apply from now on."""
@@ -237,41 +284,67 @@ class Playout:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        clock = loop.time()
-        sent = 0
+        pacing = self.pacing = self.pacing or Pacing(loop.time())
         try:
             while True:
-                await self._fetch_next()
-                self._note_lateness(loop.time() - clock - sent / PLAYOUT_RATE)
-                due = int((loop.time() - clock + LEAD_SECONDS) * PLAYOUT_RATE) - sent
+                # The next track is found and opened beside the stream: a catalog or disk
+                # that answers slowly costs the next track, never the audio due now.
+                if self._fetching is None or self._fetching.done():
+                    self._fetching = asyncio.create_task(self._fetch_next())
+                now = loop.time()
+                due = pacing.due(now)
                 if due > MAX_CATCH_UP_SECONDS * PLAYOUT_RATE:
                     log.warning(
                         "%s: playout stalled; skipping %.1f s", self.station.id, due / PLAYOUT_RATE
                     )
-                    clock, sent = loop.time(), 0
+                    pacing.restart(now)
                     due = int(LEAD_SECONDS * PLAYOUT_RATE)
+                late = self.lateness_seconds = pacing.late(now)
+                self.worst_lateness_seconds = max(self.worst_lateness_seconds, late)
+                if late > LATE_SECONDS:
+                    # Listeners have had nothing new for `late` seconds: say so, once.
+                    self.warnings.warn("late", "playout %.2f s late (the lead is gone)", late)
                 if due > 0:
                     data, marks, starts, given_back = await asyncio.to_thread(
                         self._render_encoded, due
                     )
                     base = self.broadcast.head
-                    self.broadcast.publish(data, marks)
-                    sent += due
+                    self._publish(data, marks)
+                    pacing.sent += due
                     # One mark per start, in order: the mark is the start's byte offset.
                     for (index, _), (_, track) in zip(marks, starts, strict=True):
-                        await self._on_air(track, base + index)
+                        self._on_air(track, base + index)
                     if given_back is not None:
-                        await self.catalog.run(partial(Catalog.discard, track_ids=[given_back.id]))
+                        self._write("discard", partial(Catalog.discard, track_ids=[given_back.id]))
                 await asyncio.sleep(CHUNK_SECONDS)
         finally:
             # A cancelled await leaves its render running on the worker thread: close
             # the files under the same lock, never under its feet.
+            if self._fetching is not None:
+                self._fetching.cancel()
             await asyncio.to_thread(self._close_mixer)
-            await self._end_play()
+            self._end_play()
+            await asyncio.gather(*self._writes, return_exceptions=True)
+
+    def _publish(self, data: bytes, marks: list[tuple[int, str]]) -> None:
+        """Hand the chunk to the broadcast; a failing output costs that chunk, not the clock."""
+        try:
+            self.broadcast.publish(data, marks)
+        except Exception as exc:  # the station stays on air whatever one output does
+            self.warnings.warn("output", "output failed, chunk dropped: %r", exc)
 
     def _close_mixer(self) -> None:
         with self._mixing:
+            self._closed = True
             self.mixer.close()
+
+    def _queue(self, reader: TrackReader) -> None:
+        """Worker thread: hand an opened track to the mixer, never under a render's feet."""
+        with self._mixing:
+            if self._closed:  # stopped while it opened
+                reader.close()
+            else:
+                self.mixer.queue(reader)
 
     def _render_encoded(
         self, frames: int
@@ -323,27 +396,55 @@ class Playout:
         self._opening = track
         try:
             reader = await asyncio.to_thread(TrackReader, track)
+            await asyncio.to_thread(self._queue, reader)
         except (OSError, RuntimeError) as exc:  # soundfile raises RuntimeError subclasses
-            log.error(
-                "%s: cannot open track %d (%s): %s", self.station.id, track.id, track.path, exc
-            )
-            return
+            self.warnings.warn("open", "cannot open track %d (%s): %s", track.id, track.path, exc)
         finally:
-            self._opening = None
-        self.mixer.queue(reader)
+            self._opening = None  # held (for retention) until the mixer has it
 
-    async def _on_air(self, track: Track, offset: int) -> None:
-        await self._end_play()
+    def _on_air(self, track: Track, offset: int) -> None:
+        self._end_play()
         self.now = NowPlaying(track=track, started=time.time(), offset=offset)
         self.on_start()
-        listeners = len(self.broadcast.listeners)
-        self.now.play_id = await self.catalog.run(
-            lambda c: c.start_play(track.id, self.station.id, listeners)
+        listeners, station = len(self.broadcast.listeners), self.station.id
+        self.now.play = self._write(
+            "start play", lambda c: c.start_play(track.id, station, listeners)
         )
         log.info("%s: on air: %s", self.station.id, self.stream_title(track))
 
-    async def _end_play(self) -> None:
-        if self.now and self.now.play_id is not None:
-            play_id, listeners = self.now.play_id, len(self.broadcast.listeners)
-            await self.catalog.run(lambda c: c.end_play(play_id, listeners))
-            self.now.play_id = None
+    def _end_play(self) -> None:
+        if self.now is None or self.now.play is None:
+            return
+        play, listeners = self.now.play, len(self.broadcast.listeners)
+        self.now.play = None
+
+        async def end(catalog: CatalogWriter) -> int | None:
+            play_id = await play
+            if play_id is not None:
+                await catalog.run(lambda c: c.end_play(play_id, listeners))
+            return play_id
+
+        self._track(self._guarded("end play", end(self.catalog)))
+
+    def _write(self, what: str, call: Callable[[Catalog], T]) -> asyncio.Task[int | None]:
+        """A catalog write beside the stream: the loop never waits on it, and a write that
+        fails (a full disk, say) is a warning, never a stopped or restarted station."""
+
+        async def write(catalog: CatalogWriter) -> int | None:
+            result = await catalog.run(call)
+            return result if isinstance(result, int) else None
+
+        return self._track(self._guarded(what, write(self.catalog)))
+
+    async def _guarded(self, what: str, write: Coroutine[None, None, int | None]) -> int | None:
+        try:
+            return await write
+        except Exception as exc:
+            self.warnings.warn(f"catalog {what}", "catalog %s failed: %s", what, exc)
+            return None
+
+    def _track(self, work: Coroutine[None, None, int | None]) -> asyncio.Task[int | None]:
+        task = asyncio.create_task(work)
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+        return task

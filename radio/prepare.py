@@ -71,8 +71,15 @@ def write_cache(prepared: PreparedAudio, cache_dir: Path, station: str) -> str:
     final = cache_dir / relative
     final.parent.mkdir(parents=True, exist_ok=True)
     temporary = final.with_name(f".{final.name}.tmp")
-    soundfile.write(temporary, prepared.pcm, PLAYOUT_RATE, format="FLAC", subtype="PCM_16")
-    os.replace(temporary, final)
+    try:
+        soundfile.write(temporary, prepared.pcm, PLAYOUT_RATE, format="FLAC", subtype="PCM_16")
+        os.replace(temporary, final)
+    except (OSError, RuntimeError) as exc:  # soundfile's errors are RuntimeErrors
+        temporary.unlink(missing_ok=True)  # a full disk leaves no partial file behind
+        raise AudioError(f"cannot write {final}: {exc}") from exc
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     return relative
 
 

@@ -10,15 +10,17 @@ and written, batch N+1 is already generating. Neither touches the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
+import threading
 from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -31,11 +33,15 @@ from radio.lineup.stations import Station
 from radio.prepare import Maker, prepare_or_skip
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 TICK_SECONDS = 0.5
 # A station with nothing to play gets a short first track, so a fresh install has
 # every station on air within seconds rather than after fifteen full-length tracks.
 FIRST_TRACK_SECONDS = 20.0
+
+
+MAX_RETRY_SECONDS = 60.0  # the longest rest after failures in a row (1, 2, 4 ... s)
 
 
 def random_seed() -> int:
@@ -74,17 +80,20 @@ class Scheduler:
     seconds_ahead: Callable[[str], float]
     # Injectable so a test can choose what each track is made from.
     seeds: Callable[[], int] = random_seed
+    # Whether the disk has room for more audio (retention's free-space floor).
+    room: Callable[[], bool] = lambda: True
     stats: dict[str, StationStats] = field(default_factory=dict)
     jobs: AsyncIOScheduler = field(default_factory=AsyncIOScheduler)
     _pending_seconds: dict[str, float] = field(default_factory=dict)
     _busy: bool = False
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    _generate_pool: ThreadPoolExecutor | None = None
+    _generating: list[GenerationRequest] = field(default_factory=list)  # the batch in flight
+    _failures: int = 0  # generation failures in a row, for the back-off
+    _retry_at: float = 0.0  # loop time before which a failing generator is not asked again
     _prepare_pool: ThreadPoolExecutor | None = None
 
     # -- lifecycle ------------------------------------------------------------
     def start(self) -> None:
-        self._generate_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
         self._prepare_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prepare")
         self.jobs.add_job(
             self.fill, "interval", seconds=TICK_SECONDS, id="top-up", max_instances=1, coalesce=True
@@ -95,15 +104,26 @@ class Scheduler:
         """Run `job` at the start of every minute on the radio's clock."""
         self.jobs.add_job(job, "cron", second=0, id=job_id, coalesce=True, misfire_grace_time=30)
 
+    def every(self, seconds: float, job: Callable[[], Any], job_id: str) -> None:
+        """Run `job` every `seconds` on the radio's clock, never two at once."""
+        self.jobs.add_job(
+            job, "interval", seconds=seconds, id=job_id, max_instances=1, coalesce=True
+        )
+
     async def stop(self) -> None:
         if self.jobs.running:
             self.jobs.shutdown(wait=False)
+        if self._generating:
+            # A generator that does not return must not hold the stop: its thread is a
+            # daemon, so the process ends without it and the batch is simply not made.
+            log.warning(
+                "stopping: abandoning generation in flight for %s", _names(self._generating)
+            )
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for pool in (self._generate_pool, self._prepare_pool):
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+        if self._prepare_pool is not None:
+            self._prepare_pool.shutdown(wait=True, cancel_futures=True)
 
     # -- deciding -------------------------------------------------------------
     def ahead(self, station: str) -> float:
@@ -129,8 +149,10 @@ class Scheduler:
 
         The tick itself stays short; the batch runs as a task of its own, so the
         interval job never overlaps itself however long generation takes."""
-        if self._busy:
+        if self._busy or not self.room():
             return
+        if asyncio.get_running_loop().time() < self._retry_at:
+            return  # a failing generator is given a rest, not asked twice a second
         batch = [self.request_for(s) for s in self.plan()]
         if not batch:
             return
@@ -161,16 +183,22 @@ class Scheduler:
         loop = asyncio.get_running_loop()
         requests = [item.request for item in batch]
         started = loop.time()
+        self._generating = requests
         try:
-            results = await loop.run_in_executor(
-                self._generate_pool, self.generator.generate, requests
-            )
+            results = await in_daemon_thread(partial(self.generator.generate, requests))
         except Exception as exc:  # any model failure: log it, the stations play on
-            ids = ", ".join(f"{r.station} (seed {r.seed})" for r in requests)
-            log.error("generation failed for %s: %s", ids, exc)
+            self._failures += 1
+            rest = min(MAX_RETRY_SECONDS, 2.0 ** (self._failures - 1))
+            self._retry_at = loop.time() + rest
+            log.error(
+                "generation failed for %s: %s; retrying in %.0f s", _names(requests), exc, rest
+            )
             for r in requests:
                 self._stats(r.station).failed += 1
             return None
+        finally:
+            self._generating = []
+        self._failures = 0
         elapsed = loop.time() - started
         for r in requests:
             self._stats(r.station).seconds_busy += elapsed / len(requests)
@@ -207,3 +235,35 @@ class Scheduler:
 
     def _stats(self, station: str) -> StationStats:
         return self.stats.setdefault(station, StationStats())
+
+
+def _names(requests: list[GenerationRequest]) -> str:
+    return ", ".join(f"{r.station} (seed {r.seed})" for r in requests)
+
+
+def in_daemon_thread(call: Callable[[], T]) -> asyncio.Future[T]:
+    """Run a blocking call on a daemon thread of its own and await its result.
+
+    For calls that may never return (a hung model): a pool's threads are joined when
+    the interpreter exits, so one stuck call would keep the process alive forever."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():
+            return  # cancelled while the call ran: nobody is waiting for it
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def work() -> None:
+        try:
+            result, error = call(), None
+        except BaseException as exc:
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop is gone: the process is ending
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name="generate", daemon=True).start()
+    return future

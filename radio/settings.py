@@ -53,6 +53,13 @@ class Settings:
     queue_limit_bytes: int = setting(
         512 * 1024, "A listener this many bytes behind is disconnected."
     )
+    cache_max_bytes: int = setting(
+        20 * 10**9,
+        "Audio kept in the cache; beyond it the least played, oldest tracks' audio is pruned.",
+    )
+    min_free_bytes: int = setting(
+        500 * 10**6, "Free disk space under which generation pauses (stations replay)."
+    )
     log_level: str = setting("INFO", "Logging level.")
 
     def __post_init__(self) -> None:

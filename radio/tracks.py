@@ -46,6 +46,7 @@ class TrackRecord(NewTrack):
     id: int
     created_at: str
     discarded_at: str | None  # set when "apply now" dropped it unplayed
+    pruned_at: str | None  # set when retention deleted its audio to bound the cache
     plays: int
 
     def track(self, cache_dir: Path) -> Track:

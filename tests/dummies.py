@@ -3,6 +3,7 @@ audio they can recognise, such as a pure tone whose pitch names the track."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -59,3 +60,19 @@ class ToneGenerator:
 
     def close(self) -> None:
         pass
+
+
+class HungGenerator(ToneGenerator):
+    """A model that never returns (a wedged GPU, say) until `release` is set."""
+
+    name = "hung"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.started = threading.Event()
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[GeneratedAudio]:
+        self.started.set()
+        self.release.wait()
+        return super().generate(requests)

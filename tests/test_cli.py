@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import stat
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -18,7 +21,7 @@ from radio.console import TOKEN_FILE, stored_token
 from radio.errors import ConfigError
 from radio.generators import KINDS
 from radio.settings import DTYPES, Settings
-from tests.support import short_lineup, wait_until
+from tests.support import REPO, short_lineup, wait_until
 
 
 def test_generate_fills_the_backlog_offline_and_catalog_lists_it(tmp_path: Path) -> None:
@@ -169,3 +172,52 @@ def test_radio_admin_token_wins_over_the_stored_one(tmp_path: Path) -> None:
     assert console_token(chosen) == (chosen, "RADIO_ADMIN_TOKEN")
     settings, source = console_token(Settings.load({"cache": tmp_path}, environ={}))
     assert (settings.admin_token, source) == (stored, str(tmp_path / TOKEN_FILE))
+
+
+HUNG_SERVER = """
+import logging, sys, threading
+from pathlib import Path
+from radio.cli import run_server
+from radio.lineup.stations import load_stations
+from radio.server.app import create_app
+from radio.settings import Settings
+from tests.dummies import HungGenerator
+
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+stations, cache, port = sys.argv[1:]
+settings = Settings.load({"stations": Path(stations), "cache": Path(cache), "port": int(port)}, {})
+generator = HungGenerator()
+threading.Thread(
+    target=lambda: generator.started.wait() and print("generator hung", flush=True), daemon=True
+).start()
+run_server(create_app(settings, load_stations(settings.stations), generator, "test"), settings)
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_server_within_10_s_even_with_a_hung_generator(
+    tmp_path: Path,
+) -> None:
+    stations = tmp_path / "stations.toml"
+    stations.write_text(short_lineup())
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-c", HUNG_SERVER, str(stations), str(tmp_path / "cache"), str(port)]
+    server = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        assert server.stdout is not None
+        for line in server.stdout:  # block until the model is stuck inside generate()
+            if "generator hung" in line:
+                break
+        started = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=15)
+        took = time.monotonic() - started
+    finally:
+        server.kill()
+    assert took < 10.0, took
+    assert server.returncode == 0, output
+    assert "abandoning generation in flight for" in output

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -7,11 +9,18 @@ import pytest
 
 from radio.audio import PLAYOUT_RATE
 from radio.generators import GenerationRequest
-from radio.playout import Mixer, TrackReader
+from radio.playout import LEAD_SECONDS, Mixer, Pacing, TrackReader, Warnings
 from radio.prepare import prepare_audio, write_cache
 from radio.tracks import Track
 from tests.dummies import ToneGenerator, tone_hz
-from tests.support import dominant_hz
+from tests.support import (
+    StartServer,
+    dominant_hz,
+    on_air,
+    read_stream,
+    short_lineup,
+    wait_until,
+)
 
 
 def make_track(tmp_path: Path, seed: int, seconds: float = 2.0) -> Track:
@@ -81,3 +90,69 @@ def test_dead_air_counts_silence_for_want_of_a_track_once_one_has_played(tmp_pat
     mixer.queue(TrackReader(a))
     mixer.render(PLAYOUT_RATE * 2)
     assert mixer.dead_air_frames == PLAYOUT_RATE * 2 - round(a.duration * PLAYOUT_RATE)
+
+
+async def test_a_catalog_that_fails_its_writes_never_stops_or_rushes_the_stream(
+    start_server: StartServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    client, radio = await start_server(short_lineup(track_seconds=2))
+    await on_air(radio)
+    jazz = radio.station("jazz")
+    task, encoder = jazz.task, jazz.playout.encoder
+    # Real SQLite refusing every write, as a full disk does ("attempt to write a readonly
+    # database" here, "database or disk is full" there): no fake catalog needed.
+    await radio.catalog.run(lambda c: c.db.execute("PRAGMA query_only = 1"))
+    first = jazz.playout.now
+    seconds = 6.0
+    with caplog.at_level(logging.WARNING, logger="radio.playout"):
+        data = await read_stream(str(client.make_url("/stream/jazz.mp3")), seconds)
+        await wait_until(lambda: jazz.playout.now is not first, 10, "the next track on air")
+    # The same loop, encoder and clock throughout: nothing restarted, so no second burst.
+    assert jazz.task is task and jazz.playout.encoder is encoder
+    real_time = seconds * 128_000 / 8
+    assert len(data) < radio.settings.burst_bytes + real_time * 1.1
+    assert len(data) > real_time * 0.8
+    failed = [r.getMessage() for r in caplog.records if "catalog" in r.getMessage()]
+    assert failed and len(failed) <= 3 * len(radio.on_air), failed  # once per kind, not per play
+
+
+async def test_a_restarted_playout_keeps_the_pace_of_the_one_before(
+    start_server: StartServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    client, radio = await start_server()
+    await on_air(radio)
+    jazz = radio.station("jazz")
+    crashed = jazz.playout
+
+    def render_fails(frames: int) -> None:
+        raise RuntimeError("a bug in a render")
+
+    listening = asyncio.create_task(read_stream(str(client.make_url("/stream/jazz.mp3")), 5.0))
+    await wait_until(lambda: jazz.broadcast.listeners, 5, "the listener in before the crash")
+    crashed._render_encoded = render_fails  # type: ignore[method-assign,assignment]
+    with caplog.at_level(logging.ERROR, logger="radio.core"):
+        await wait_until(lambda: jazz.playout is not crashed, 10, "the playout restarted")
+        data = await listening
+    assert "playout crashed; restarting" in caplog.text
+    assert jazz.playout.pacing is crashed.pacing  # the same clock, not a fresh lead
+    assert len(data) < radio.settings.burst_bytes + 5.0 * 128_000 / 8 * 1.1
+
+
+def test_pacing_counts_lateness_only_once_the_lead_is_gone() -> None:
+    pacing = Pacing(clock=100.0)
+    assert pacing.due(100.0) == round(LEAD_SECONDS * PLAYOUT_RATE)
+    pacing.sent = pacing.due(100.0)
+    assert pacing.late(100.0 + LEAD_SECONDS) == 0.0  # the lead covers it
+    assert pacing.late(100.0 + LEAD_SECONDS + 2.0) == pytest.approx(2.0)
+
+
+def test_warnings_are_rate_limited_per_kind(caplog: pytest.LogCaptureFixture) -> None:
+    warnings = Warnings("jazz")
+    with caplog.at_level(logging.WARNING, logger="radio.playout"):
+        for _ in range(5):
+            warnings.warn("late", "playout %.2f s late", 2.0)
+        warnings.warn("output", "output failed")
+    assert [r.getMessage() for r in caplog.records] == [
+        "jazz: playout 2.00 s late",
+        "jazz: output failed",
+    ]

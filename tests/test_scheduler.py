@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,8 +11,8 @@ from radio.backlog import Backlog
 from radio.catalog import CatalogWriter
 from radio.lineup.stations import parse_stations
 from radio.scheduler import FIRST_TRACK_SECONDS, Scheduler
-from tests.dummies import ToneGenerator
-from tests.support import short_lineup
+from tests.dummies import HungGenerator, ToneGenerator
+from tests.support import short_lineup, wait_until
 
 THREE = (
     short_lineup(track_seconds=3)
@@ -83,6 +84,43 @@ async def test_a_failing_generator_is_logged_and_counted(
     assert all(s.stats[sid].failed == 1 for sid in ("jazz", "metal", "folk"))
     assert s.ahead("jazz") == 0.0  # nothing left counted as in flight
     await s.stop()
+
+
+async def test_a_failing_generator_is_given_a_growing_rest(
+    catalog: CatalogWriter, caplog: pytest.LogCaptureFixture
+) -> None:
+    generator = ToneGenerator(fail=True)
+    s = scheduler(catalog, generator, {})
+
+    async def tick() -> int:
+        await s.fill()
+        await s.settle()
+        return len(generator.calls)
+
+    with caplog.at_level(logging.ERROR):
+        assert [await tick() for _ in range(5)] == [1] * 5  # not again at once
+
+        async def tried_twice() -> bool:
+            return await tick() >= 2
+
+        await wait_until(tried_twice, 5, "a second try, a second later")
+    assert "retrying in 1 s" in caplog.text and "retrying in 2 s" in caplog.text
+    await s.stop()
+
+
+async def test_stopping_abandons_a_hung_generator_at_once(
+    catalog: CatalogWriter, caplog: pytest.LogCaptureFixture
+) -> None:
+    generator = HungGenerator()
+    s = scheduler(catalog, generator, {})
+    await s.fill()
+    await wait_until(generator.started.is_set, 5, "generation under way")
+    try:
+        with caplog.at_level(logging.WARNING):
+            await asyncio.wait_for(s.stop(), 2)
+    finally:
+        generator.release.set()
+    assert "abandoning generation in flight for jazz (seed" in caplog.text
 
 
 def test_an_empty_station_gets_a_short_first_track(catalog: CatalogWriter) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -26,8 +27,19 @@ READY = Probe(extra_installed=True, cuda_device="NVIDIA H100", weights="/models/
         ("auto", Probe(True, "NVIDIA H100", None, "m"), "synth", "huggingface-cli download m"),
         ("synth", READY, "synth", "generator = synth"),
         ("musicgen", Probe(True, None, None, "m"), "musicgen", "generator = musicgen"),
+        ("musicgen", Probe(False, None, None, "m"), "synth", "not installed"),
+        ("musicgen", Probe(True, "H100", None, "m", hub=False), "synth", "cannot be reached"),
     ],
-    ids=["ready", "no-extra", "no-cuda", "no-weights", "synth", "musicgen-asked"],
+    ids=[
+        "ready",
+        "no-extra",
+        "no-cuda",
+        "no-weights",
+        "synth",
+        "musicgen-asked",
+        "musicgen-no-extra",
+        "musicgen-offline",
+    ],
 )
 def test_decide(kind: str, found: Probe, expected: str, says: str) -> None:
     decision = decide(kind, found)
@@ -39,6 +51,23 @@ def test_the_generators_package_and_the_cli_import_without_torch() -> None:
     # torch is an optional extra: the core install must get as far as choosing the synth.
     check = "import radio.cli, radio.generators, sys; sys.exit('torch' in sys.modules)"
     subprocess.run([sys.executable, "-c", check], cwd=REPO, check=True)
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [{"HF_HUB_OFFLINE": "1"}, {"HF_ENDPOINT": "http://127.0.0.1:9"}],
+    ids=["switched-off", "unreachable"],
+)
+def test_offline_a_model_id_falls_back_at_once(
+    environ: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("transformers")
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    started = time.monotonic()
+    generator, reason = choose_generator("musicgen", model="radio-tests/no-such-model")
+    assert generator.name == "synth" and "cannot be reached" in reason
+    assert time.monotonic() - started < 5  # not the hub's 27.5 s of timeouts
 
 
 def test_an_unknown_generator_is_a_config_error() -> None:

@@ -16,6 +16,7 @@ from typing import TypedDict, Unpack
 
 from radio.errors import ConfigError, GeneratorUnavailable
 from radio.generators.base import Generator
+from radio.generators.hub import hub_reachable
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class Probe:
     cuda_device: str | None  # name of the first CUDA device, None without one
     weights: str | None  # where the model's config and weights were found locally
     model: str
+    hub: bool = True  # the hub may be asked for weights (online, not switched off)
 
 
 @dataclass(frozen=True)
@@ -58,11 +60,17 @@ class Decision:
 def probe(model: str) -> Probe:
     """Look for the musicgen extra, a CUDA device and local weights; loads no model."""
     installed = all(importlib.util.find_spec(name) for name in ("torch", "transformers"))
+    weights = local_weights(model) if installed else None
     return Probe(
         extra_installed=installed,
         cuda_device=_cuda_device() if installed else None,
-        weights=local_weights(model) if installed else None,
+        weights=weights,
         model=model,
+        # Asked only when it matters: MusicGen wanted by id with nothing local.
+        hub=installed
+        and weights is None
+        and not model.startswith(("/", ".", "~"))
+        and hub_reachable(),
     )
 
 
@@ -75,6 +83,20 @@ def decide(kind: str, found: Probe) -> Decision:
     if kind == "synth":
         return Decision("synth", "generator = synth")
     if kind == "musicgen":
+        # The server's own fallbacks, foreseen, so `radio doctor` says what it will do.
+        if not found.extra_installed:
+            return Decision(
+                "synth",
+                "generator = musicgen, but torch/transformers are not installed"
+                " (pip install -e '.[musicgen]'); the synth plays instead",
+            )
+        if found.weights is None and not found.hub:
+            return Decision(
+                "synth",
+                f"generator = musicgen, but no local weights for {found.model!r} and the hub"
+                f" cannot be reached (offline): huggingface-cli download {found.model} while"
+                " online, --model /path/to/folder, or --generator synth; the synth plays meanwhile",
+            )
         return Decision("musicgen", "generator = musicgen")
     if not found.extra_installed:
         return Decision(
@@ -105,6 +127,8 @@ def choose_generator(
 ) -> tuple[Generator, str]:
     """Build the generator `kind` asks for; MusicGen that cannot load falls back to synth."""
     decision = decide(kind, probe(model))
+    if decision.generator == "synth" and kind == "musicgen":
+        log.error("%s", decision.reason)
     if decision.generator == "musicgen":
         try:
             from radio.generators.musicgen import MusicgenGenerator, MusicgenSettings

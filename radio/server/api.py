@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from radio.errors import NotFound
+from radio.errors import Gone, NotFound
 from radio.server import shapes
 from radio.server.keys import RADIO
 from radio.server.params import SQLITE_MAX_INT, ascii_int, query_int
@@ -63,6 +63,8 @@ async def track(request: web.Request) -> web.Response:
 
 async def track_audio(request: web.Request) -> web.FileResponse:
     record = await _record(request)
+    if record.pruned_at is not None:
+        raise Gone(f"the audio of track {record.id} was pruned from the cache {record.pruned_at}")
     cache = request.app[RADIO].cache_dir.resolve()
     path = (cache / record.path).resolve()
     # The path comes from our own catalog, but never serve anything outside cache/.

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from radio.core import Radio
-from radio.errors import AuthError, ConfigError, NotFound, RadioError
+from radio.errors import AuthError, ConfigError, Gone, NotFound, RadioError
 from radio.generators import Generator
 from radio.lineup.stations import StationsConfig
 from radio.scheduler import random_seed
@@ -22,6 +22,12 @@ from radio.server.keys import HUB, RADIO, SETTINGS
 from radio.server.quiet import quiet_server_log
 from radio.server.routes import setup_routes
 from radio.settings import Settings
+
+# A connection gets this long to send a complete request, and an idle keep-alive
+# connection is closed after it: aiohttp's keepalive timer starts when a connection is
+# made and closes it while no whole request has arrived. The default of 75 s let idle
+# sockets hold every descriptor (issue #10); players and browsers reconnect at once.
+REQUEST_TIMEOUT_SECONDS = 5.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -45,7 +51,10 @@ def create_app(
     generator_reason: str,
     seeds: Callable[[], int] = random_seed,
 ) -> web.Application:
-    app = web.Application(middlewares=[json_errors, cors_preflight])
+    app = web.Application(
+        middlewares=[json_errors, cors_preflight],
+        handler_args={"keepalive_timeout": REQUEST_TIMEOUT_SECONDS},
+    )
     quiet_server_log()
     radio = Radio(settings, lineup, generator, generator_reason, seeds)
     app[SETTINGS] = settings
@@ -83,6 +92,8 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return _error(exc.status, exc.reason)
     except NotFound as exc:
         return _error(404, str(exc))
+    except Gone as exc:
+        return _error(410, str(exc))
     except AuthError as exc:
         return _error(401, str(exc))
     except ConfigError as exc:

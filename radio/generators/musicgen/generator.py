@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib
 import logging
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ import torch
 from radio.audio import Samples
 from radio.errors import ConfigError, GeneratorError, GeneratorUnavailable
 from radio.generators.base import GeneratedAudio, GenerationRequest
+from radio.generators.hub import hub_reachable, offline
 from radio.generators.musicgen.decode import FastDecoder, Sampling
 from radio.generators.musicgen.render import Windows, decode_tracks, encode_text, render_codes
 from radio.settings import DTYPES, Settings
@@ -66,12 +66,6 @@ class LoadedMusicgen:
     device: torch.device
     dtype: torch.dtype
     revision: str | None
-
-
-def offline() -> bool:
-    """True when the Hugging Face offline switches are set."""
-    flags = (os.environ.get(name, "") for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
-    return any(flag.strip().lower() in {"1", "true", "yes", "on"} for flag in flags)
 
 
 def is_folder_reference(model: str) -> bool:
@@ -129,7 +123,8 @@ def load_musicgen(settings: MusicgenSettings) -> LoadedMusicgen:
     dtype = resolve_dtype(settings.dtype, device)
     folder = is_folder_reference(settings.model)
     source = str(Path(settings.model).expanduser()) if folder else settings.model
-    options: dict[str, Any] = {"local_files_only": folder or offline()}
+    # Only a reachable hub is asked: offline, the local cache answers at once.
+    options: dict[str, Any] = {"local_files_only": folder or not hub_reachable()}
     if settings.revision and not folder:
         options["revision"] = settings.revision
     hf.utils.logging.disable_progress_bar()  # a bar per weights file would flood the server log
