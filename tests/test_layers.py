@@ -24,6 +24,7 @@ FLOORS = {
         "radio.playout",
         "radio.scheduler",
         "radio.offline",
+        "radio.retention",
     ),
     "core": ("radio.core", "radio.console"),
     "edges": ("radio.server", "radio.cli", "radio.bench", "radio.doctor", "radio.shipped"),
