@@ -115,6 +115,21 @@ async def read_stream(url: str, seconds: float, icy: bool = False) -> bytes:
     return bytes(data)
 
 
+async def read_icy_until_titles(url: str, titles: int, metaint: int, seconds: float = 30) -> bytes:
+    """An ICY listener of `url` that hangs up once it has seen `titles` distinct titles."""
+    from aiohttp import ClientSession
+
+    data = bytearray()
+    async with (
+        asyncio.timeout(seconds),
+        ClientSession() as session,
+        session.get(url, headers={"Icy-MetaData": "1"}) as response,
+    ):
+        while len({t for _, t in parse_icy(bytes(data), metaint)[1] if t}) < titles:
+            data += await response.content.readany()
+    return bytes(data)
+
+
 def parse_icy(stream: bytes, metaint: int) -> tuple[bytes, list[tuple[int, str | None]]]:
     """Split an ICY stream into audio bytes and (audio offset, title or None) per block."""
     audio, blocks, pos = bytearray(), [], 0
