@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from radio.catalog import CatalogWriter
@@ -65,5 +66,5 @@ class Backlog:
             if track.path.is_file():
                 self.replays[station] = self.replays.get(station, 0) + 1
                 log.info("%s: backlog empty, replaying track %d", station, track.id)
-                return track
+                return replace(track, replay=True)
         return None

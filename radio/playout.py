@@ -250,10 +250,11 @@ class Playout:
 
     @property
     def seconds_left(self) -> float:
-        """Audio still to play from tracks already taken from the backlog."""
-        upcoming = self.mixer.next.remaining / PLAYOUT_RATE if self.mixer.next else 0.0
-        opening = self._opening.duration if self._opening else 0.0
-        return self.mixer.seconds_left + upcoming + opening
+        """Fresh audio still to play from tracks already taken from the backlog; a replay
+        is not backlog, so a station that replays keeps asking for new tracks."""
+        readers = [r for r in (self.mixer.current, self.mixer.next) if r and not r.track.replay]
+        opening = self._opening.duration if self._opening and not self._opening.replay else 0.0
+        return sum(r.remaining for r in readers) / PLAYOUT_RATE + opening
 
     @property
     def dead_air_seconds(self) -> float:

@@ -44,6 +44,13 @@ FIRST_TRACK_SECONDS = 20.0
 MAX_RETRY_SECONDS = 60.0  # the longest rest after failures in a row (1, 2, 4 ... s)
 
 
+def target(station: Station) -> float:
+    """Seconds of fresh audio to keep ahead: the station's backlog, and never less than
+    one track and its crossfade, so the next track is made while one plays (#9: with a
+    target below that, a fresh station looped its first track until a second existed)."""
+    return max(station.backlog_seconds, station.track_seconds + station.crossfade_seconds)
+
+
 def random_seed() -> int:
     return secrets.randbits(31)
 
@@ -132,7 +139,7 @@ class Scheduler:
 
     def plan(self) -> list[Station]:
         """Stations under target, the one that will run dry soonest first, one batch's worth."""
-        short = [s for s in self.stations() if s.enabled and self.ahead(s.id) < s.backlog_seconds]
+        short = [s for s in self.stations() if s.enabled and self.ahead(s.id) < target(s)]
         short.sort(key=lambda s: self.ahead(s.id))
         return short[: self.generator.max_batch]
 

@@ -37,6 +37,9 @@ class Track:
     title: str
     path: Path
     duration: float
+    # Taken from the catalog again because the backlog ran dry: such audio is not
+    # backlog, or a station that replays would never ask for new tracks (#9).
+    replay: bool = False
 
 
 @dataclass(frozen=True)

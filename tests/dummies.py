@@ -4,6 +4,7 @@ audio they can recognise, such as a pure tone whose pitch names the track."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,9 +27,10 @@ class ToneGenerator:
     name = "tone"
     model = "tone-v1"
 
-    def __init__(self, max_batch: int = 4, fail: bool = False) -> None:
+    def __init__(self, max_batch: int = 4, fail: bool = False, seconds: float = 0.0) -> None:
         self.max_batch = max_batch
         self.fail = fail
+        self.seconds = seconds  # how long a batch takes, like a real model (on its thread)
         self.calls: list[list[GenerationRequest]] = []
         self.last_hz: dict[str, float] = {}  # station -> pitch of its latest track
 
@@ -45,6 +47,7 @@ class ToneGenerator:
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GeneratedAudio]:
         self.calls.append(list(requests))
+        time.sleep(self.seconds)
         if self.fail:
             raise GeneratorError("the dummy model is broken on purpose")
         out = []

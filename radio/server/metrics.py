@@ -36,6 +36,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from radio.core import Radio
+from radio.scheduler import target
 from radio.server.keys import RADIO
 
 
@@ -70,7 +71,7 @@ def sample(radio: Radio) -> list[StationSample]:
                 sent_bytes=broadcast.bytes_sent,
                 slow_dropped=broadcast.slow_listeners,
                 backlog_seconds=radio.seconds_ahead(station_id),
-                backlog_target_seconds=on_air.station.backlog_seconds,
+                backlog_target_seconds=target(on_air.station),
                 generated_seconds=stats.seconds_generated if stats else 0.0,
                 busy_seconds=stats.seconds_busy if stats else 0.0,
                 replays=radio.backlog.replays.get(station_id, 0),

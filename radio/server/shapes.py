@@ -14,6 +14,7 @@ from aiohttp import web
 
 from radio.core import OnAir, Radio
 from radio.playout import CHUNK_SECONDS
+from radio.scheduler import target
 from radio.server.keys import SETTINGS
 from radio.tracks import EditRecord, PlayRecord, Track, TrackRecord
 
@@ -85,7 +86,7 @@ def station_summary(base: str, radio: Radio, on_air: OnAir) -> JSON:
         "listeners": len(on_air.broadcast.listeners),
         "listener_peak": on_air.broadcast.peak_listeners,
         "backlog_seconds": round(radio.seconds_ahead(station.id), 2),
-        "backlog_target_seconds": station.backlog_seconds,
+        "backlog_target_seconds": target(station),
     }
 
 
