@@ -50,6 +50,12 @@ class Settings:
     queue_limit_bytes: int = setting(
         512 * 1024, "A listener this many bytes behind is disconnected."
     )
+    max_listeners: int = setting(
+        0, "Listeners the whole server takes (Icecast's clients); more get a 503. 0: no cap."
+    )
+    max_listeners_per_mount: int = setting(
+        0, "Listeners one mount takes (Icecast's max-listeners); more get a 503. 0: no cap."
+    )
     log_level: str = setting("INFO", "Logging level.")
 
     @classmethod
