@@ -43,12 +43,11 @@ def _request(path: str) -> bytes:
     return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: radio-bench\r\n\r\n".encode()
 
 
-def _connect(port: int, path: str, count: int) -> list[socket.socket]:
+def _connect(port: int, path: str, count: int, deadline: float) -> list[socket.socket]:
     """A batch at a time, non-blocking: a burst of thousands of connects overflows a
     server's accept queue (Icecast's), and each dropped one waits out TCP's backoff."""
     connected: list[socket.socket] = []
     epoll = select.epoll()
-    deadline = time.monotonic() + CONNECT_SECONDS
     for first in range(0, count, CONNECT_BATCH):
         pending: dict[int, socket.socket] = {}
         for _ in range(min(CONNECT_BATCH, count - first)):
@@ -76,10 +75,10 @@ def _listen(
 ) -> None:
     """One client process: `count` listeners, measured in the window the parent sets
     (a shared pair of monotonic times) once every process has connected."""
-    socks = {sock.fileno(): sock for sock in _connect(port, path, count)}
+    heads_by = time.monotonic() + CONNECT_SECONDS
+    socks = {sock.fileno(): sock for sock in _connect(port, path, count, heads_by)}
     # Ready once every listener has its response head: Icecast accepts a connection
     # long before it reads the request (seconds, for thousands, on a busy box).
-    heads_by = time.monotonic() + CONNECT_SECONDS
     announced = False
     epoll = select.epoll()
     head: dict[int, bytearray] = {fd: bytearray() for fd in socks}

@@ -226,7 +226,13 @@ def listeners_command(
             )
             idle["icecast"] = _cpu_percent(ice, seconds)
             rss_idle["icecast"] = _rss_mb(ice)
-        runs = [{"listeners": n} | {name: run(n) for name, run in servers.items()} for n in sizes]
+        runs: list[dict[str, Any]] = []
+        for n in sizes:
+            runs.append({"listeners": n})
+            for name, run in servers.items():
+                click.echo(f"{name}: {n} listeners", err=True)
+                runs[-1][name] = run(n)
+                save({"partial": runs}, output, [])  # a long run keeps what it measured
     result: dict[str, Any] = {
         "benchmark": "listeners",
         "stations": len(lineup.enabled),
