@@ -34,13 +34,17 @@ $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PIP) install --quiet -e '.[musicgen,test]'
 	touch $(STAMP) $@
 
-# ffmpeg/ffprobe decode our streams in the tests; chromium drives the web tests.
+# ffmpeg/ffprobe decode our streams in the tests; chromium drives the web tests;
+# streamripper reads a mount raw in the tests; icecast2 is what `radio bench listeners
+# --against-icecast` measures us against.
+SYSTEM_PACKAGES := ffmpeg chromium streamripper icecast2
 system-deps:
-	@command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null && command -v chromium >/dev/null || { \
-		echo "installing Debian packages: ffmpeg chromium"; \
+	@command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null && command -v chromium >/dev/null \
+		&& command -v streamripper >/dev/null && command -v icecast2 >/dev/null || { \
+		echo "installing Debian packages: $(SYSTEM_PACKAGES)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends ffmpeg chromium >/dev/null; }
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; }
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,10 +1,16 @@
-"""Encoded MP3 chunks in, per-listener byte streams out: the shared ring of one station.
+"""Encoded MP3 chunks in, bytes written into every listener's connection out: one mount.
 
-Playout publishes each encoded chunk once; every listener reads from its own
-cursor (an absolute byte offset). A new listener starts about `burst` bytes back
-so players fill their buffer at once. A listener more than `queue_limit` bytes
-behind the head is dropped on the next publish: its socket is not read, so it
-must not hold memory or slow anyone else.
+Playout publishes each encoded chunk once and the broadcast writes it straight
+into each listener's transport: no coroutine per listener wakes up, and every
+plain listener gets the same bytes object (issue #8 measured a coroutine per
+listener at 4x Icecast's cost per listener). An ICY listener gets the same
+object too, except in the chunk where its next metadata block falls.
+
+A new listener is sent a burst at once, starting about `burst` bytes back on a
+chunk boundary, which is an MP3 frame boundary (the encoder hands on whole frames).
+A listener whose connection holds more than `queue_limit` unsent bytes is slow:
+it is dropped and counted in `slow_listeners`, so it holds no more memory and
+slows nobody else.
 """
 
 from __future__ import annotations
@@ -13,22 +19,33 @@ import asyncio
 import bisect
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Protocol
+
+from radio.icy import IcyInterleaver
 
 BURST_BYTES = 64 * 1024
 QUEUE_LIMIT_BYTES = 512 * 1024
 
 
-class Lagging(Exception):
-    """The listener fell too far behind; the handler closes its stream."""
+class Connection(Protocol):
+    """What the broadcast needs of a listener's socket; an asyncio transport is one."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def get_write_buffer_size(self) -> int: ...
+
+    def is_closing(self) -> bool: ...
+
+    def abort(self) -> None: ...
 
 
 @dataclass(eq=False)
 class Listener:
-    cursor: int
-    drop: Callable[[], None]  # closes the listener's connection
+    connection: Connection
+    gone: asyncio.Future[None]  # resolved once the broadcast lets go of the listener
+    icy: IcyInterleaver | None = None
     session: str | None = None
-    dropped: bool = field(default=False)
 
 
 class Broadcast:
@@ -41,57 +58,85 @@ class Broadcast:
         self.burst = burst
         self.on_listeners = on_listeners  # told when a listener joins or leaves
         self.queue_limit = queue_limit
-        # Keep enough history for the slowest allowed listener plus a burst.
-        self.capacity = queue_limit + burst + 64 * 1024
+        # Only bursts are read back from here: a burst plus the chunk it may start in.
+        self.capacity = burst + 64 * 1024
         self.head = 0  # absolute offset of the next byte to be published
         self._chunks: deque[tuple[int, bytes]] = deque()
         self._size = 0
         self._mark_offsets: list[int] = []
         self._mark_titles: list[str] = []
-        self._published = asyncio.Event()
         self.listeners: set[Listener] = set()
         # A player's session id -> the stream byte its connection started at, so a web
         # page can place a track's start (a byte offset) on its audio element's clock.
         self.sessions: dict[str, int] = {}
         self.peak_listeners = 0
-        self.slow_listeners = 0  # dropped for falling queue_limit bytes behind
+        self.slow_listeners = 0  # dropped for falling behind, since start (Icecast's name)
         self.bytes_sent = 0  # handed to listeners' connections (their ICY metadata aside)
         self.closed = False
 
     # -- playout side -----------------------------------------------------------
     def publish(self, data: bytes, marks: Sequence[tuple[int, str]] = ()) -> None:
-        """Append a chunk; `marks` are (index within data, title) where a new track starts."""
+        """Append a chunk and write it to every listener; `marks` are (index within
+        data, title) where a new track starts."""
         for index, title in marks:
             self._mark_offsets.append(self.head + index)
             self._mark_titles.append(title)
-        if data:
-            self._chunks.append((self.head, data))
-            self.head += len(data)
-            self._size += len(data)
-            while self._size - len(self._chunks[0][1]) >= self.capacity:
-                self._size -= len(self._chunks.popleft()[1])
-            self._forget_old_marks()
-        self._drop_laggards()
-        self._published.set()
-        self._published = asyncio.Event()
+        if not data:
+            return
+        offset = self.head
+        self._chunks.append((offset, data))
+        self.head += len(data)
+        self._size += len(data)
+        while self._size - len(self._chunks[0][1]) >= self.capacity:
+            self._size -= len(self._chunks.popleft()[1])
+        self._forget_old_marks()
+        for listener in list(self.listeners):
+            connection = listener.connection
+            if connection.is_closing():
+                self.leave(listener)
+            elif connection.get_write_buffer_size() > self.queue_limit:
+                self.slow_listeners += 1
+                connection.abort()  # not close: that would wait to flush to a non-reader
+                self.leave(listener)
+            elif listener.icy is None:
+                connection.write(data)
+                self.bytes_sent += len(data)
+            else:
+                connection.write(listener.icy.feed(data, offset))
+                self.bytes_sent += len(data)
 
     def close(self) -> None:
         self.closed = True
-        self._published.set()
+        for listener in list(self.listeners):
+            self.leave(listener)
 
     # -- listener side ----------------------------------------------------------
     @property
     def tail(self) -> int:
         return self._chunks[0][0] if self._chunks else self.head
 
-    def join(self, drop: Callable[[], None], session: str | None = None) -> Listener:
-        """A new listener, positioned a burst back at a chunk (hence MP3 frame) boundary."""
+    def join(
+        self, connection: Connection, icy: bool = False, session: str | None = None
+    ) -> Listener:
+        """A new listener, sent its burst at once from a chunk (hence MP3 frame) boundary."""
         start = self.head
         for offset, _ in reversed(self._chunks):
             if self.head - offset > self.burst:
                 break
             start = offset
-        listener = Listener(cursor=start, drop=drop, session=session)
+        listener = Listener(
+            connection,
+            asyncio.get_running_loop().create_future(),
+            IcyInterleaver(self.title_at) if icy else None,
+            session,
+        )
+        if self.closed:
+            listener.gone.set_result(None)
+            return listener
+        burst = b"".join(chunk for offset, chunk in self._chunks if offset >= start)
+        if burst:
+            connection.write(listener.icy.feed(burst, start) if listener.icy else burst)
+            self.bytes_sent += len(burst)
         if session:
             self.sessions[session] = start
         self.listeners.add(listener)
@@ -100,28 +145,14 @@ class Broadcast:
         return listener
 
     def leave(self, listener: Listener) -> None:
+        if not listener.gone.done():
+            listener.gone.set_result(None)
         if listener not in self.listeners:
             return
         self.listeners.discard(listener)
         if listener.session:
             self.sessions.pop(listener.session, None)
         self.on_listeners()
-
-    async def read(self, listener: Listener) -> bytes:
-        """Bytes from the listener's cursor to the head, waiting for new ones if needed."""
-        while listener.cursor >= self.head:
-            if self.closed:
-                return b""
-            await self._published.wait()
-        if (
-            listener.dropped
-            or listener.cursor < self.tail
-            or self.head - listener.cursor > self.queue_limit
-        ):
-            raise Lagging(f"listener {self.head - listener.cursor} bytes behind")
-        data = self._slice(listener.cursor)
-        self.bytes_sent += len(data)
-        return data
 
     def title_at(self, offset: int) -> str | None:
         """The title of the track whose audio contains stream byte `offset`."""
@@ -132,26 +163,9 @@ class Broadcast:
     def title(self) -> str | None:
         return self._mark_titles[-1] if self._mark_titles else None
 
-    def _slice(self, cursor: int) -> bytes:
-        # Walk back from the newest chunk: a listener keeping up needs one or two.
-        parts = []
-        for offset, chunk in reversed(self._chunks):
-            if offset + len(chunk) <= cursor:
-                break
-            parts.append(chunk[max(0, cursor - offset) :])
-        return b"".join(reversed(parts))
-
     def _forget_old_marks(self) -> None:
         # Keep the last mark before the tail: it names the audio at the tail.
         keep = bisect.bisect_right(self._mark_offsets, self.tail) - 1
         if keep > 0:
             del self._mark_offsets[:keep]
             del self._mark_titles[:keep]
-
-    def _drop_laggards(self) -> None:
-        for listener in list(self.listeners):
-            if self.head - listener.cursor > self.queue_limit and not listener.dropped:
-                listener.dropped = True
-                self.slow_listeners += 1
-                self.leave(listener)
-                listener.drop()

@@ -8,11 +8,13 @@ padded with NULs. A zero length byte means "title unchanged".
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 METAINT = 16000
 MAX_BLOCK = 255 * 16
 
 
+@lru_cache(maxsize=64)  # every listener of a mount sends the same few titles
 def metadata_block(title: str | None) -> bytes:
     """The bytes of one metadata block; None gives the empty block b'\\x00'."""
     if title is None:
@@ -36,7 +38,13 @@ class IcyInterleaver:
         self.sent: str | None = None
 
     def feed(self, data: bytes, offset: int) -> bytes:
-        """Interleave `data`, which starts at absolute stream byte `offset`."""
+        """Interleave `data`, which starts at absolute stream byte `offset`.
+
+        Most chunks hold no block for a given listener: those come back as the very
+        object given, so a broadcast's listeners share one bytes object."""
+        if len(data) < self.until_block:
+            self.until_block -= len(data)
+            return data
         out = bytearray()
         pos = 0
         while len(data) - pos >= self.until_block:

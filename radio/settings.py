@@ -60,6 +60,12 @@ class Settings:
     min_free_bytes: int = setting(
         500 * 10**6, "Free disk space under which generation pauses (stations replay)."
     )
+    max_listeners: int = setting(
+        0, "Listeners the whole server takes (Icecast's clients); more get a 503. 0: no cap."
+    )
+    max_listeners_per_mount: int = setting(
+        0, "Listeners one mount takes (Icecast's max-listeners); more get a 503. 0: no cap."
+    )
     log_level: str = setting("INFO", "Logging level.")
 
     def __post_init__(self) -> None:

@@ -79,3 +79,30 @@ class HungGenerator(ToneGenerator):
         self.started.set()
         self.release.wait()
         return super().generate(requests)
+
+
+class DummyConnection:
+    """A listener's connection with the real Connection interface: keeps what is written,
+    and its unsent bytes are whatever a test says (a reader that stopped reading)."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.unsent = 0
+        self.closing = False
+        self.aborted = False
+
+    @property
+    def received(self) -> bytes:
+        return b"".join(self.writes)
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def get_write_buffer_size(self) -> int:
+        return self.unsent
+
+    def is_closing(self) -> bool:
+        return self.closing or self.aborted
+
+    def abort(self) -> None:
+        self.aborted = True

@@ -1,55 +1,64 @@
 from __future__ import annotations
 
-import asyncio
-
-import pytest
-
-from radio.broadcast import Broadcast, Lagging
+from radio.broadcast import Broadcast
+from tests.dummies import DummyConnection
+from tests.support import parse_icy
 
 
-async def test_burst_starts_at_a_chunk_boundary_about_a_burst_back() -> None:
+async def test_burst_is_sent_on_join_from_a_chunk_boundary_about_a_burst_back() -> None:
     broadcast = Broadcast(burst=1000, queue_limit=5000)
     for n in range(10):
         broadcast.publish(bytes([n]) * 300)
-    listener = broadcast.join(lambda: None)
-    assert listener.cursor == 2100  # 900 bytes back: the chunk starts that fit in 1000
-    data = await broadcast.read(listener)
-    assert data == bytes([7]) * 300 + bytes([8]) * 300 + bytes([9]) * 300
+    connection = DummyConnection()
+    broadcast.join(connection, session="abcdefgh")
+    # 900 bytes back: the chunk starts that fit in 1000.
+    assert connection.received == bytes([7]) * 300 + bytes([8]) * 300 + bytes([9]) * 300
+    assert broadcast.sessions["abcdefgh"] == 2100
 
 
-async def test_two_listeners_get_identical_bytes() -> None:
+async def test_listeners_share_each_published_bytes_object() -> None:
     broadcast = Broadcast(burst=0, queue_limit=10_000)
-    first, second = broadcast.join(lambda: None), broadcast.join(lambda: None)
-
-    async def take(listener: object, count: int) -> bytes:
-        got = b""
-        while len(got) < count:
-            data = await broadcast.read(listener)  # type: ignore[arg-type]
-            listener.cursor += len(data)  # type: ignore[attr-defined]
-            got += data
-        return got
-
-    reading = asyncio.gather(take(first, 500), take(second, 500))
+    first, second = DummyConnection(), DummyConnection()
+    broadcast.join(first), broadcast.join(second)
     for n in range(5):
-        await asyncio.sleep(0)
         broadcast.publish(bytes([n]) * 100)
-    a, b = await reading
-    assert a == b == b"".join(bytes([n]) * 100 for n in range(5))
+    assert first.received == b"".join(bytes([n]) * 100 for n in range(5))
+    assert all(a is b for a, b in zip(first.writes, second.writes, strict=True))
 
 
-async def test_a_laggard_is_dropped_without_affecting_others() -> None:
+async def test_icy_listeners_get_blocks_and_share_the_chunks_without_one() -> None:
+    broadcast = Broadcast(burst=0)
+    plain, icy = DummyConnection(), DummyConnection()
+    broadcast.join(plain), broadcast.join(icy, icy=True)
+    for n in range(40):
+        broadcast.publish(bytes([n]) * 1000, [(0, f"track {n // 20}")] if n % 20 == 0 else [])
+    audio, blocks = parse_icy(icy.received, 16000)
+    assert audio == plain.received
+    assert blocks == [(16000, "track 0"), (32000, "track 1")]
+    shared = sum(a is b for a, b in zip(plain.writes, icy.writes, strict=True))
+    assert shared == 38  # all but the two chunks a block falls in
+
+
+async def test_a_slow_listener_is_dropped_and_counted_without_affecting_others() -> None:
     broadcast = Broadcast(burst=0, queue_limit=1000)
-    dropped: list[str] = []
-    slow = broadcast.join(lambda: dropped.append("slow"))
-    fast = broadcast.join(lambda: dropped.append("fast"))
-    for _ in range(12):
-        broadcast.publish(b"x" * 100)
-        fast.cursor = broadcast.head  # keeps up
-    assert dropped == ["slow"]
-    assert broadcast.listeners == {fast}
-    assert broadcast.slow_listeners == 1  # what /metrics reports
-    with pytest.raises(Lagging):
-        await broadcast.read(slow)
+    slow, fast = DummyConnection(), DummyConnection()
+    slow_listener, _ = broadcast.join(slow), broadcast.join(fast)
+    broadcast.publish(b"x" * 100)
+    slow.unsent = 1001  # it stopped reading
+    broadcast.publish(b"y" * 100)
+    assert slow.aborted and slow_listener.gone.done()
+    assert broadcast.slow_listeners == 1 and len(broadcast.listeners) == 1
+    assert fast.received == b"x" * 100 + b"y" * 100 and not fast.aborted
+
+
+async def test_a_listener_that_hung_up_leaves_without_counting_as_slow() -> None:
+    broadcast = Broadcast(burst=0)
+    connection = DummyConnection()
+    listener = broadcast.join(connection)
+    connection.closing = True
+    broadcast.publish(b"x")
+    assert listener.gone.done() and not broadcast.listeners
+    assert broadcast.slow_listeners == 0 and connection.writes == []
 
 
 async def test_titles_follow_marks_by_byte_offset() -> None:
@@ -62,10 +71,9 @@ async def test_titles_follow_marks_by_byte_offset() -> None:
     assert broadcast.title == "two"
 
 
-async def test_close_ends_waiting_readers() -> None:
+async def test_close_lets_every_listener_go() -> None:
     broadcast = Broadcast()
-    listener = broadcast.join(lambda: None)
-    reading = asyncio.create_task(broadcast.read(listener))
-    await asyncio.sleep(0)
+    listener = broadcast.join(DummyConnection())
     broadcast.close()
-    assert await reading == b""
+    assert listener.gone.done() and not broadcast.listeners
+    assert broadcast.join(DummyConnection()).gone.done()  # a late joiner is let go too

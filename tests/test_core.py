@@ -11,7 +11,7 @@ from radio.core import Happening, LineupChanged, ListenersChanged, Radio, TrackS
 from radio.errors import CatalogError
 from radio.lineup.stations import parse_stations
 from radio.settings import Settings
-from tests.dummies import ToneGenerator
+from tests.dummies import DummyConnection, ToneGenerator
 from tests.support import short_lineup, wait_until
 
 
@@ -58,7 +58,7 @@ async def test_playout_and_broadcasts_tell_what_happens(tmp_path: Path) -> None:
         await wait_until(lambda: {TrackStarted("jazz"), TrackStarted("metal")} <= set(heard))
         jazz = built.station("jazz")
         assert jazz.playout.now is not None  # told after the track was on air
-        listener = jazz.broadcast.join(lambda: None)
+        listener = jazz.broadcast.join(DummyConnection())
         jazz.broadcast.leave(listener)
         assert heard.count(ListenersChanged("jazz")) == 2
         lineup = parse_stations(short_lineup().split('[[stations]]\nid = "metal"')[0])

@@ -164,6 +164,10 @@ async def test_a_stalled_listener_is_dropped_while_another_keeps_real_time(
         data = await reading
     finally:
         stalled.close()
+    assert broadcast.slow_listeners == 1
+    status = await (await client.get("/status-json.xsl")).json()
+    jazz = next(s for s in status["icestats"]["source"] if s["listenurl"].endswith("/jazz.mp3"))
+    assert jazz["slow_listeners"] == 1
     burst = 64 * 1024
     rate = (len(data) - burst) / 14.0
     assert rate > 0.9 * 40_000  # 320 kbps in bytes a second, undisturbed

@@ -1,47 +1,45 @@
-"""`radio bench listeners`: a real server, N loopback listeners, delivered rate, stalls and CPU.
+"""`radio bench listeners`: N loopback listeners on one mount of ours and, with
+--against-icecast, of Debian's icecast2 in the same run; CPU, RSS, delivery, first audio.
 
-The server runs as its own process (so its CPU time can be read from /proc) with
-the synth generator; the listeners are raw asyncio sockets in this process, which
-read as fast as bytes arrive, as real players do once their buffer is full.
-
-The server also generates music all along, so its CPU is measured twice in one run:
-once with no listeners (after every backlog has reached its target) and once with N.
-The difference is what the listeners cost.
+Our server runs as its own process with the synth generator and is measured only
+once every backlog has reached its target, so generation does not count. Then,
+for each N, the listeners attach to our mount and to Icecast's in turn, and each
+server's CPU (from /proc) is read over the same length of window. The floor our
+idle cost is held against is measured in the same run: our MP3 encoder encoding
+the same seconds of audio for every station.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
 import resource
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 import tomlkit
 
+from radio.audio import PLAYOUT_RATE
+from radio.bench.clients import Delivery, first_audio, listen
+from radio.bench.icecast import MOUNT, running_icecast
 from radio.bench.report import machine, save
+from radio.encoder import Mp3Encoder
 from radio.lineup.stations import load_stations
 
-STALL_SECONDS = 1.0  # a gap this long between reads would empty a small player buffer
-
-
-@dataclass
-class Probe:
-    station: str
-    bytes_in_window: int = 0
-    reads: list[float] = field(default_factory=list)
-    closed_early: bool = False
+KEPT_UP_RATE = 0.95  # of the bitrate, over the window
+KEPT_UP_GAP = 1.0  # seconds: a longer gap would empty a small player buffer
+WARMUP_SECONDS = 3.0  # after the last connect: bursts sent, reads settled
+PROBES = 5  # fresh listeners timed to their first byte at each N
 
 
 def _free_port() -> int:
@@ -55,66 +53,48 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _listen(port: int, probe: Probe, window: tuple[float, float], stop: float) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET /stream/{probe.station}.mp3 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-    await writer.drain()
-    await reader.readuntil(b"\r\n\r\n")
-    loop = asyncio.get_running_loop()
-    try:
-        while (now := loop.time()) < stop:
-            data = await asyncio.wait_for(reader.read(65536), timeout=stop - now)
-            if not data:
-                probe.closed_early = True
-                return
-            now = loop.time()
-            if window[0] <= now < window[1]:
-                probe.bytes_in_window += len(data)
-                probe.reads.append(now)
-    except TimeoutError:
-        pass
-    finally:
-        writer.close()
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
 
 
-async def _run_listeners(
-    port: int, pid: int, stations: list[str], count: int, warmup: float, seconds: float
-) -> tuple[list[Probe], float, float]:
-    """Connect the listeners; returns them with the server's and our CPU share in the window."""
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    window = (start + warmup, start + warmup + seconds)
-    probes = [Probe(stations[n % len(stations)]) for n in range(count)]
-    tasks = [asyncio.create_task(_listen(port, p, window, window[1])) for p in probes]
-    await asyncio.sleep(warmup)
-    server_before, ours_before = _cpu_seconds(pid), time.process_time()
-    results = await asyncio.gather(*tasks, return_exceptions=True)
-    server = (_cpu_seconds(pid) - server_before) / seconds
-    ours = (time.process_time() - ours_before) / seconds
-    for probe, result in zip(probes, results, strict=True):
-        if isinstance(result, BaseException):
-            probe.closed_early = True
-    return probes, server, ours
+def _cpu_percent(pid: int, seconds: float) -> float:
+    before = _cpu_seconds(pid)
+    time.sleep(seconds)
+    return round((_cpu_seconds(pid) - before) / seconds * 100, 1)
 
 
-def _wait_ready(port: int, timeout: float = 600.0) -> None:
-    """Until every station is on air with its backlog at target: generation at steady state."""
+def _encoder_floor(stations: int, bitrate: int, seconds: float = 10.0) -> float:
+    """Percent of a core that `stations` encoders take for real-time audio."""
+    rng = np.random.default_rng(1)
+    audio = (rng.standard_normal((int(seconds * PLAYOUT_RATE), 2)) * 0.1).astype(np.float32)
+    encoder: Mp3Encoder[None] = Mp3Encoder(bitrate)
+    step = PLAYOUT_RATE // 4  # as playout encodes, a quarter second a time
+    start = time.process_time()
+    for pos in range(0, len(audio), step):
+        encoder.encode(audio[pos : pos + step])
+    return round((time.process_time() - start) / seconds * stations * 100, 1)
+
+
+def _wait_ready(port: int, timeout: float = 900.0) -> None:
+    """Until every station is on air with its backlog at target: generation at rest."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         url = f"http://127.0.0.1:{port}/api/stations"
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=5) as response:
             stations = json.load(response)["stations"]
             if all(
-                s["now_playing"] and s["backlog_seconds"] >= 0.9 * s["backlog_target_seconds"]
+                s["now_playing"] and s["backlog_seconds"] >= s["backlog_target_seconds"]
                 for s in stations
             ):
                 return
         time.sleep(1.0)
-    raise click.ClickException("the server's backlogs did not reach their target in time")
+    raise click.ClickException("our backlogs did not reach their target in time")
 
 
 def _bench_lineup(source: Path, folder: Path, backlog_minutes: float) -> Path:
-    """A copy of the stations file with a short backlog target, so set-up takes seconds."""
     document = tomlkit.parse(source.read_text())
     document["defaults"]["backlog_minutes"] = backlog_minutes
     for table in document["stations"]:
@@ -124,88 +104,163 @@ def _bench_lineup(source: Path, folder: Path, backlog_minutes: float) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def _running_radio(stations: Path, folder: Path, port: int) -> Iterator[int]:
+    command = [sys.executable, "-m", "radio", "serve", "--port", str(port)]
+    command += ["--stations", str(stations), "--cache", str(folder), "--generator", "synth"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_ready(port)
+        yield server.pid
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _measure(
+    pid: int, port: int, path: str, count: int, seconds: float, processes: int, bitrate: int
+) -> dict[str, Any]:
+    """Attach `count` listeners, then read CPU, RSS, delivery and first audio in a window."""
+    crowd = listen(port, path, count, processes)
+    start, connected = crowd.start(WARMUP_SECONDS, seconds)
+    time.sleep(max(0.0, start - time.monotonic()))
+    cpu_before = _cpu_seconds(pid)
+    probes = [first_audio(port, path) for _ in range(PROBES)]
+    time.sleep(max(0.0, start + seconds - time.monotonic()))
+    cpu = (_cpu_seconds(pid) - cpu_before) / seconds * 100
+    rss = _rss_mb(pid)
+    deliveries = crowd.collect()
+    time.sleep(2.0)  # let the server see every listener go before the next step
+    return {
+        "cpu_percent": round(cpu, 1),
+        "rss_mb": rss,
+        "kept_up": sum(_kept_up(d, seconds, bitrate) for d in deliveries),
+        "listeners": len(deliveries),
+        "connected": connected,
+        "min_rate_vs_bitrate": round(min(_rate(d, seconds, bitrate) for d in deliveries), 3),
+        "longest_gap_s": round(max(d.longest_gap for d in deliveries), 2),
+        "first_byte_ms_max": max(p.first_byte_ms for p in probes),
+        "burst_seconds_min": round(min(p.burst_bytes for p in probes) / (bitrate * 125), 2),
+        "burst_on_frame": sum(p.on_frame for p in probes),
+        "probes": len(probes),
+    }
+
+
+def _rate(delivery: Delivery, seconds: float, bitrate: int) -> float:
+    return delivery.window_bytes / seconds / (bitrate * 125)
+
+
+def _kept_up(delivery: Delivery, seconds: float, bitrate: int) -> bool:
+    return (
+        not delivery.closed
+        and _rate(delivery, seconds, bitrate) >= KEPT_UP_RATE
+        and delivery.longest_gap <= KEPT_UP_GAP
+    )
+
+
+def _ratio(ours: float, theirs: float) -> float | None:
+    return round(ours / theirs, 2) if theirs > 0 else None
+
+
+def table(result: dict[str, Any]) -> list[str]:
+    """The README's table: N, our CPU, Icecast's, the ratio, kept up and RSS."""
+    lines = [
+        "| N | ours % core | Icecast % core | ratio | kept up (ours / Icecast)"
+        " | RSS MB (ours / Icecast) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in result["runs"]:
+        ours, ice = row["ours"], row.get("icecast")
+        lines.append(
+            f"| {row['listeners']} | {ours['cpu_percent']} | {ice['cpu_percent'] if ice else '-'}"
+            f" | {_ratio(ours['cpu_percent'], ice['cpu_percent']) if ice else '-'}"
+            f" | {ours['kept_up']} / {ice['kept_up'] if ice else '-'}"
+            f" | {ours['rss_mb']} / {ice['rss_mb'] if ice else '-'} |"
+        )
+    return lines
+
+
 @click.command("listeners")
-@click.option(
-    "--listeners", "count", type=click.IntRange(1, 20000), default=1000, show_default=True
-)
-@click.option("--seconds", type=float, default=20.0, show_default=True, help="Measured window.")
-@click.option(
-    "--warmup",
-    type=float,
-    default=5.0,
-    show_default=True,
-    help="Burst and connect time, not measured.",
-)
+@click.option("--counts", default="1000,4000,8000", show_default=True, help="Listener counts.")
+@click.option("--seconds", type=float, default=10.0, show_default=True, help="Measured window.")
+@click.option("--against-icecast", is_flag=True, help="Measure Debian's icecast2 in the same run.")
+@click.option("--processes", type=int, default=4, show_default=True, help="Client processes.")
 @click.option(
     "--stations", "stations_path", type=click.Path(path_type=Path), default=Path("stations.toml")
 )
-@click.option(
-    "--backlog-minutes",
-    type=float,
-    default=1.0,
-    show_default=True,
-    help="Backlog target for the run, so set-up is quick; generation goes on during it.",
-)
+@click.option("--backlog-minutes", type=float, default=1.0, show_default=True)
 @click.option(
     "--output", type=click.Path(path_type=Path), default=Path("cache/bench/listeners.json")
 )
 def listeners_command(
-    count: int,
+    counts: str,
     seconds: float,
-    warmup: float,
+    against_icecast: bool,
+    processes: int,
     stations_path: Path,
     backlog_minutes: float,
     output: Path,
 ) -> None:
-    """Attach N loopback listeners to a fresh server; report rate per listener, stalls and CPU."""
+    """Attach N loopback listeners to one mount; CPU, RSS and delivery, beside Icecast's."""
+    sizes = [int(n) for n in counts.split(",")]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, count * 2 + 256)), hard))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, max(sizes) * 2 + 1024)), hard))
     lineup = load_stations(stations_path)
-    stations = [s.id for s in lineup.enabled]
-    bitrates = {s.id: s.bitrate for s in lineup.enabled}
-    port = _free_port()
-    with tempfile.TemporaryDirectory() as folder:
+    first = lineup.enabled[0]
+    floor = _encoder_floor(len(lineup.enabled), first.bitrate)
+    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
+        ours_port, ice_port = _free_port(), _free_port()
         lineup_path = _bench_lineup(stations_path, Path(folder), backlog_minutes)
-        command = [sys.executable, "-m", "radio", "serve", "--port", str(port)]
-        command += ["--stations", str(lineup_path), "--cache", folder, "--generator", "synth"]
-        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            _wait_ready(port)
-            idle_before = _cpu_seconds(server.pid)
-            time.sleep(seconds)
-            idle_cpu = (_cpu_seconds(server.pid) - idle_before) / seconds
-            probes, server_cpu, client_cpu = asyncio.run(
-                _run_listeners(port, server.pid, stations, count, warmup, seconds)
+        ours = stack.enter_context(_running_radio(lineup_path, Path(folder), ours_port))
+        servers: dict[str, Callable[[int], dict[str, Any]]] = {
+            "ours": lambda n: _measure(
+                ours, ours_port, f"/stream/{first.id}.mp3", n, seconds, processes, first.bitrate
             )
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-    ratios = [p.bytes_in_window / seconds / (bitrates[p.station] * 125) for p in probes]
-    stalls = sum(
-        1
-        for p in probes
-        for a, b in zip(p.reads, p.reads[1:], strict=False)
-        if b - a > STALL_SECONDS
-    )
+        }
+        idle = {"ours": _cpu_percent(ours, seconds)}
+        rss_idle = {"ours": _rss_mb(ours)}
+        if against_icecast:
+            ice = stack.enter_context(running_icecast(ice_port, first.bitrate, max(sizes) + 100))
+            servers["icecast"] = lambda n: _measure(
+                ice, ice_port, MOUNT, n, seconds, processes, first.bitrate
+            )
+            idle["icecast"] = _cpu_percent(ice, seconds)
+            rss_idle["icecast"] = _rss_mb(ice)
+        runs: list[dict[str, Any]] = []
+        for n in sizes:
+            runs.append({"listeners": n})
+            for name, run in servers.items():
+                click.echo(f"{name}: {n} listeners", err=True)
+                runs[-1][name] = run(n)
+                save({"partial": runs}, output, [])  # a long run keeps what it measured
     result: dict[str, Any] = {
         "benchmark": "listeners",
-        "listeners": count,
-        "stations": len(stations),
+        "stations": len(lineup.enabled),
+        "backlog_minutes": backlog_minutes,
         "seconds": seconds,
-        "delivered_rate_vs_bitrate": {
-            "min": round(min(ratios), 3),
-            "p5": round(sorted(ratios)[len(ratios) // 20], 3),
-            "median": round(statistics.median(ratios), 3),
-            "max": round(max(ratios), 3),
-        },
-        "stalls_over_1s": stalls,
-        "disconnected_early": sum(p.closed_early for p in probes),
-        "server_cpu_percent_of_one_core": {
-            "no_listeners": round(idle_cpu * 100, 1),
-            "with_listeners": round(server_cpu * 100, 1),
-            "per_100_listeners": round((server_cpu - idle_cpu) * 100 * 100 / count, 2),
-        },
-        "client_cpu_percent_of_one_core": round(client_cpu * 100, 1),
+        "encoder_floor_percent": floor,
+        "idle_percent": idle,
+        "idle_vs_encoder_floor": _ratio(idle["ours"], floor),
+        "idle_rss_mb": rss_idle,
+        "runs": runs,
+        "per_1000_between": _per_1000(runs, sizes),
+        "load_average": os.getloadavg(),
         "machine": machine(),
     }
-    save(result, output)
+    save(result, output, [json.dumps(result, indent=2), *table(result)])
+
+
+def _per_1000(runs: list[dict[str, Any]], sizes: list[int]) -> dict[str, Any]:
+    """Each extra 1,000 listeners' CPU between the two smallest counts, and the ratio."""
+    if len(sizes) < 2:
+        return {}
+    low, high = runs[0], runs[1]
+    span = (sizes[1] - sizes[0]) / 1000
+    per = {
+        name: round((high[name]["cpu_percent"] - low[name]["cpu_percent"]) / span, 1)
+        for name in low
+        if name != "listeners"
+    }
+    if "icecast" in per:
+        per["ratio"] = _ratio(per["ours"], per["icecast"])
+    return per

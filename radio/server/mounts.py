@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import re
 import socket
+import struct
 import time
 from email.utils import formatdate
 from typing import Any
 
 from aiohttp import web
 
-from radio.broadcast import Lagging
 from radio.core import OnAir
-from radio.icy import METAINT, IcyInterleaver
-from radio.server.keys import RADIO
+from radio.icy import METAINT
+from radio.server.keys import RADIO, SETTINGS
 from radio.server.shapes import base_url, mount_url, server_address
 
 SEND_BUFFER_BYTES = 64 * 1024
@@ -25,10 +25,44 @@ def _on_air(request: web.Request) -> OnAir:
     return request.app[RADIO].station(request.match_info["station"])
 
 
+class RawStreamResponse(web.StreamResponse):
+    """A mount's answer: the body is raw bytes to the end of the connection, for
+    HTTP/1.0 and HTTP/1.1 alike, as Icecast sends it.
+
+    aiohttp chunks any HTTP/1.1 body without a length, and clients that read a mount
+    raw (streamripper, simple ICY players, hardware radios) then see chunk-size lines
+    inside the audio (issue #8). Its WebSocketResponse switches the length check off
+    the same way; with keep-alive off, the end of the connection ends the body."""
+
+    _length_check = False
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        super().__init__(headers=headers)
+        self.force_close()
+
+
+def _full(request: web.Request, on_air: OnAir) -> str | None:
+    """Why a new listener cannot join, or None: Icecast's `clients` and `max-listeners`."""
+    settings = request.app[SETTINGS]
+    total = sum(len(a.broadcast.listeners) for a in request.app[RADIO].on_air.values())
+    if settings.max_listeners and total >= settings.max_listeners:
+        return f"the server has its maximum of {settings.max_listeners} listeners (max_listeners)"
+    if settings.max_listeners_per_mount and (
+        len(on_air.broadcast.listeners) >= settings.max_listeners_per_mount
+    ):
+        return (
+            f"station {on_air.station.id!r} has its maximum of "
+            f"{settings.max_listeners_per_mount} listeners (max_listeners_per_mount)"
+        )
+    return None
+
+
 async def stream(request: web.Request) -> web.StreamResponse:
     """GET/HEAD /stream/<id>.mp3: burst on connect, then the live broadcast."""
     on_air = _on_air(request)
     station, broadcast = on_air.station, on_air.broadcast
+    if request.method != "HEAD" and (reason := _full(request, on_air)):
+        return web.json_response({"error": reason}, status=503, headers={"Retry-After": "30"})
     want_meta = request.headers.get("Icy-MetaData", "").strip() == "1"
     headers = {
         "Content-Type": "audio/mpeg",
@@ -43,34 +77,27 @@ async def stream(request: web.Request) -> web.StreamResponse:
     }
     if want_meta:
         headers["icy-metaint"] = str(METAINT)
-    response = web.StreamResponse(headers=headers)
-    await response.prepare(request)
-    if request.method == "HEAD":
-        return response
+    response = RawStreamResponse(headers)
+    await response.prepare(request)  # sends the headers at once, ahead of the burst
     transport = request.transport
-    sock = transport.get_extra_info("socket") if transport else None
+    if request.method == "HEAD" or transport is None or transport.is_closing():
+        return response
+    sock = transport.get_extra_info("socket")
     if sock is not None:
         # Bound the kernel's share of a listener's backlog (loopback autotunes it to
         # megabytes), so the lag the broadcast measures is the lag there really is.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
-
-    def drop() -> None:  # abort, not close: close would wait to flush to a reader that never reads
-        if transport is not None:
-            transport.abort()
-
+        # We close a mount only to drop a listener that stopped reading (or at shutdown):
+        # reset it, rather than leave its unsent bytes lingering in the kernel for
+        # minutes after a graceful close (#10 measured about 285 s).
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     session = request.query.get("session")
-    listener = broadcast.join(drop, session if session and SESSION.fullmatch(session) else None)
-    icy = IcyInterleaver(broadcast.title_at) if want_meta else None
+    session = session if session and SESSION.fullmatch(session) else None
+    # From here the broadcast writes into the transport itself; this handler only
+    # keeps the request open until the broadcast lets the listener go.
+    listener = broadcast.join(transport, want_meta, session)
     try:
-        while True:
-            data = await broadcast.read(listener)
-            if not data:
-                break
-            offset = listener.cursor
-            await response.write(icy.feed(data, offset) if icy else data)
-            listener.cursor = offset + len(data)
-    except (Lagging, ConnectionError):
-        pass
+        await listener.gone
     finally:
         broadcast.leave(listener)
     return response
@@ -124,6 +151,7 @@ async def status_json(request: web.Request) -> web.Response:
             "ice-samplerate": 44100,
             "listener_peak": broadcast.peak_listeners,
             "listeners": len(broadcast.listeners),
+            "slow_listeners": broadcast.slow_listeners,
             "listenurl": mount_url(base_url(request), station.id),
             "server_description": station.description,
             "server_name": station.name,

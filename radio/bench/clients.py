@@ -1,0 +1,192 @@
+"""A mount's address and a count in, per-listener delivery figures out: loopback listeners
+spread over a few processes, so thousands of them do not cost one Python core.
+
+Each process connects its share with plain sockets, then wakes every POLL_SECONDS
+and reads whatever every ready socket holds (epoll), as a player draining its
+buffer would; waking per arriving packet would cost the client more than either
+server. Its figures: bytes inside the measured window, the longest gap between
+two reads that brought bytes, and whether the server closed the connection.
+Fresh probes measure a new listener's first byte and its burst meanwhile.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import select
+import socket
+import time
+from dataclasses import dataclass
+from multiprocessing.queues import Queue
+from typing import Any
+
+POLL_SECONDS = 0.1
+CONNECT_SECONDS = 300.0  # Icecast took 20 s per 1,000 here, under load
+CONNECT_BATCH = 25
+PROBE_SECONDS = 0.5  # the burst: what a new listener holds this soon after connecting
+
+
+@dataclass(frozen=True)
+class Delivery:
+    window_bytes: int
+    longest_gap: float  # seconds between reads that brought bytes, within the window
+    closed: bool
+
+
+@dataclass(frozen=True)
+class FirstAudio:
+    first_byte_ms: float
+    burst_bytes: int
+    on_frame: bool  # the body starts with an MPEG-1 Layer III frame header
+
+
+def _request(path: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: radio-bench\r\n\r\n".encode()
+
+
+def _connect(port: int, path: str, count: int, deadline: float) -> list[socket.socket]:
+    """A batch at a time, non-blocking: a burst of thousands of connects overflows a
+    server's accept queue (Icecast's), and each dropped one waits out TCP's backoff."""
+    connected: list[socket.socket] = []
+    epoll = select.epoll()
+    for first in range(0, count, CONNECT_BATCH):
+        pending: dict[int, socket.socket] = {}
+        for _ in range(min(CONNECT_BATCH, count - first)):
+            sock = socket.socket()
+            sock.setblocking(False)
+            sock.connect_ex(("127.0.0.1", port))
+            pending[sock.fileno()] = sock
+            epoll.register(sock.fileno(), select.EPOLLOUT)
+        while pending and time.monotonic() < deadline:
+            for fd, _ in epoll.poll(1.0):
+                sock = pending.pop(fd)
+                epoll.unregister(fd)
+                if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                    sock.send(_request(path))
+                    connected.append(sock)
+        for fd, sock in pending.items():
+            epoll.unregister(fd)
+            sock.close()
+    epoll.close()
+    return connected
+
+
+def _listen(
+    port: int, path: str, count: int, window: Any, ready: Queue[int], out: Queue[list[Delivery]]
+) -> None:
+    """One client process: `count` listeners, measured in the window the parent sets
+    (a shared pair of monotonic times) once every process has connected."""
+    heads_by = time.monotonic() + CONNECT_SECONDS
+    socks = {sock.fileno(): sock for sock in _connect(port, path, count, heads_by)}
+    # Ready once every listener has its response head: Icecast accepts a connection
+    # long before it reads the request (seconds, for thousands, on a busy box).
+    announced = False
+    epoll = select.epoll()
+    head: dict[int, bytearray] = {fd: bytearray() for fd in socks}
+    got = dict.fromkeys(socks, 0)
+    gap = dict.fromkeys(socks, 0.0)
+    last: dict[int, float] = {}
+    closed: set[int] = set()
+    for fd in socks:
+        epoll.register(fd, select.EPOLLIN)
+    buffer = bytearray(512 * 1024)
+    view = memoryview(buffer)
+    while not window[1] or (now := time.monotonic()) < window[1]:
+        now = time.monotonic()
+        for fd, _ in epoll.poll(0):
+            try:
+                size = socks[fd].recv_into(buffer)
+            except ConnectionError:
+                size = 0
+            if size == 0:
+                closed.add(fd)
+                epoll.unregister(fd)
+                continue
+            if fd in head:  # the response head may come in several reads
+                head[fd] += view[:size]
+                end = head[fd].find(b"\r\n\r\n")
+                if end < 0:
+                    continue
+                size = len(head.pop(fd)) - end - 4
+            if window[1] and window[0] <= now:
+                got[fd] += size
+                gap[fd] = max(gap[fd], now - last.get(fd, window[0]))
+                last[fd] = now
+        if not announced and (not head or now > heads_by):
+            ready.put(len(socks) - len(head) - len(closed))
+            announced = True
+        time.sleep(POLL_SECONDS)
+    for fd in socks:
+        if fd not in closed:
+            gap[fd] = max(gap[fd], window[1] - last.get(fd, window[0]))
+    deliveries = [Delivery(got[fd], gap[fd], fd in closed) for fd in socks]
+    deliveries += [Delivery(0, window[1] - window[0], True)] * (count - len(socks))
+    out.put(deliveries)
+    for sock in socks.values():
+        sock.close()
+
+
+@dataclass
+class Crowd:
+    """Client processes under way: `start` sets the window once all have connected,
+    `collect` gathers their figures after it."""
+
+    ready: Queue[int]
+    results: Queue[list[Delivery]]
+    window: Any  # multiprocessing.Array("d", 2): start and end, 0 until set
+    processes: list[multiprocessing.Process]
+
+    def start(self, warmup: float, seconds: float) -> tuple[float, int]:
+        """Wait until every listener is connected, then open the window after `warmup`."""
+        connected = sum(self.ready.get(timeout=CONNECT_SECONDS + 30) for _ in self.processes)
+        start = time.monotonic() + warmup
+        self.window[0], self.window[1] = start, start + seconds
+        return start, connected
+
+    def collect(self) -> list[Delivery]:
+        results: list[Delivery] = []
+        for _ in self.processes:
+            results += self.results.get(timeout=120)
+        for proc in self.processes:
+            proc.join(timeout=30)
+        return results
+
+
+def listen(port: int, path: str, count: int, processes: int) -> Crowd:
+    """Start `processes` client processes sharing `count` listeners of `path`."""
+    crowd = Crowd(
+        multiprocessing.Queue(), multiprocessing.Queue(), multiprocessing.Array("d", 2), []
+    )
+    for n in range(processes):
+        share = count // processes + (n < count % processes)
+        args = (port, path, share, crowd.window, crowd.ready, crowd.results)
+        crowd.processes.append(multiprocessing.Process(target=_listen, args=args))
+        crowd.processes[-1].start()
+    return crowd
+
+
+def first_audio(port: int, path: str) -> FirstAudio:
+    """One fresh listener: milliseconds to its first body byte, and its burst."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        start = time.monotonic()
+        sock.sendall(_request(path))
+        data = b""
+        while b"\r\n\r\n" not in data or data.endswith(b"\r\n\r\n"):
+            more = sock.recv(65536)
+            if not more:
+                break
+            data += more
+        first = time.monotonic()
+        sock.settimeout(0.05)
+        while time.monotonic() < first + PROBE_SECONDS:
+            try:
+                more = sock.recv(65536)
+            except TimeoutError:
+                continue
+            if not more:
+                break
+            data += more
+        body = data.split(b"\r\n\r\n", 1)[1]
+        return FirstAudio(round((first - start) * 1000, 1), len(body), body[:2] == b"\xff\xfb")
+    finally:
+        sock.close()

@@ -1,0 +1,131 @@
+"""A folder and a bitrate in, a running Debian icecast2 with one mount fed by ffmpeg out.
+
+Icecast keeps its stock settings but for the ones a benchmark must change: the
+client limit (stock 100), loopback addresses and passwords. ffmpeg is the source
+client, encoding noise at our stations' bitrate in real time (its own CPU is not
+counted: Icecast's source is an upload, its encoder is elsewhere). A prepared MP3
+sent with `-c copy` reached Icecast at several times real time here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+MOUNT = "/bench.mp3"
+PASSWORD = "bench-source"
+
+CONFIG = """<icecast>
+  <location>bench</location>
+  <admin>bench@localhost</admin>
+  <limits>
+    <clients>{clients}</clients>
+    <sources>2</sources>
+    <queue-size>524288</queue-size>
+    <client-timeout>30</client-timeout>
+    <header-timeout>15</header-timeout>
+    <source-timeout>10</source-timeout>
+    <burst-on-connect>1</burst-on-connect>
+    <burst-size>65535</burst-size>
+  </limits>
+  <authentication>
+    <source-password>{password}</source-password>
+    <admin-user>admin</admin-user>
+    <admin-password>{password}</admin-password>
+  </authentication>
+  <hostname>127.0.0.1</hostname>
+  <listen-socket><port>{port}</port><bind-address>127.0.0.1</bind-address></listen-socket>
+  <fileserve>1</fileserve>
+  <paths>
+    <basedir>/usr/share/icecast2</basedir>
+    <logdir>{logs}</logdir>
+    <webroot>/usr/share/icecast2/web</webroot>
+    <adminroot>/usr/share/icecast2/admin</adminroot>
+  </paths>
+  <logging><loglevel>2</loglevel></logging>
+  <security>
+    <chroot>0</chroot>
+    {owner}
+  </security>
+</icecast>
+"""
+
+
+def _mount_up(port: int) -> bool:
+    url = f"http://127.0.0.1:{port}/status-json.xsl"
+    with contextlib.suppress(OSError, ValueError), urllib.request.urlopen(url, timeout=2) as r:
+        source = json.load(r)["icestats"].get("source")
+        return bool(source) and str(source.get("listenurl", "")).endswith(MOUNT)
+    return False
+
+
+def _wait_listening(port: int, icecast: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 10
+    while icecast.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            return
+        time.sleep(0.1)
+    raise click.ClickException("icecast2 did not start listening")
+
+
+@contextlib.contextmanager
+def running_icecast(port: int, bitrate: int, clients: int) -> Iterator[int]:
+    """Icecast with its mount on air; yields Icecast's pid (not ffmpeg's)."""
+    binary = shutil.which("icecast2")
+    if binary is None:
+        raise click.ClickException("icecast2 is not installed (make system-deps installs it)")
+    with tempfile.TemporaryDirectory(prefix="radio-icecast-") as name:
+        folder = Path(name)
+        # Icecast drops root for `nobody` and must still reach and write its logs.
+        folder.chmod(0o755)
+        logs = folder / "logs"
+        logs.mkdir()
+        logs.chmod(0o777)
+        with _on_air(binary, folder, logs, port, bitrate, clients) as pid:
+            yield pid
+
+
+@contextlib.contextmanager
+def _on_air(
+    binary: str, folder: Path, logs: Path, port: int, bitrate: int, clients: int
+) -> Iterator[int]:
+    # Icecast refuses to run as root without changeowner, and needs nothing else as root.
+    owner = "<changeowner><user>nobody</user><group>nogroup</group></changeowner>"
+    config = folder / "icecast.xml"
+    config.write_text(
+        CONFIG.format(clients=clients, password=PASSWORD, port=port, logs=logs, owner=owner)
+    )
+    icecast = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL)
+    feeder = None
+    try:
+        _wait_listening(port, icecast)  # ffmpeg gives up at once if the port is closed
+        url = f"icecast://source:{PASSWORD}@127.0.0.1:{port}{MOUNT}"
+        command = ["ffmpeg", "-v", "error", "-re", "-f", "lavfi", "-i", "anoisesrc=a=0.2"]
+        command += ["-ac", "2", "-ar", "44100", "-c:a", "libmp3lame", "-b:a", f"{bitrate}k"]
+        command += ["-content_type", "audio/mpeg", "-f", "mp3", url]
+        feeder = subprocess.Popen(
+            command,
+            stdout=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while not _mount_up(port):
+            if time.monotonic() > deadline or icecast.poll() is not None:
+                raise click.ClickException(f"icecast's mount did not come up; see {logs}")
+            time.sleep(0.2)
+        yield icecast.pid
+    finally:
+        for proc in (feeder, icecast):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=10)
