@@ -8,15 +8,18 @@ object too, except in the chunk where its next metadata block falls.
 
 A new listener is sent a burst at once, starting about `burst` bytes back on a
 chunk boundary, which is an MP3 frame boundary (the encoder hands on whole frames).
-A listener whose connection holds more than `queue_limit` unsent bytes is slow:
-it is dropped and counted in `slow_listeners`, so it holds no more memory and
-slows nobody else.
+A listener whose connection holds more than `queue_limit` unsent bytes is slow,
+and so is one whose unsent bytes have not gone down for STALL_SECONDS (it stopped
+reading: at 128 kbps the byte limit alone took about 50 s to notice, #10): it is
+dropped and counted in `slow_listeners`, so it holds no more memory and slows
+nobody else.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ from radio.icy import IcyInterleaver
 
 BURST_BYTES = 64 * 1024
 QUEUE_LIMIT_BYTES = 512 * 1024
+STALL_SECONDS = 10.0
 
 
 class Connection(Protocol):
@@ -46,6 +50,8 @@ class Listener:
     gone: asyncio.Future[None]  # resolved once the broadcast lets go of the listener
     icy: IcyInterleaver | None = None
     session: str | None = None
+    unsent: int = 0  # bytes its connection held unsent at the last publish
+    stalled_since: float | None = None  # since when those have not gone down
 
 
 class Broadcast:
@@ -54,8 +60,10 @@ class Broadcast:
         burst: int = BURST_BYTES,
         queue_limit: int = QUEUE_LIMIT_BYTES,
         on_listeners: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.burst = burst
+        self.clock = clock
         self.on_listeners = on_listeners  # told when a listener joins or leaves
         self.queue_limit = queue_limit
         # Only bursts are read back from here: a burst plus the chunk it may start in.
@@ -90,11 +98,12 @@ class Broadcast:
         while self._size - len(self._chunks[0][1]) >= self.capacity:
             self._size -= len(self._chunks.popleft()[1])
         self._forget_old_marks()
+        now = self.clock()
         for listener in list(self.listeners):
             connection = listener.connection
             if connection.is_closing():
                 self.leave(listener)
-            elif connection.get_write_buffer_size() > self.queue_limit:
+            elif self._slow(listener, now):
                 self.slow_listeners += 1
                 connection.abort()  # not close: that would wait to flush to a non-reader
                 self.leave(listener)
@@ -104,6 +113,18 @@ class Broadcast:
             else:
                 connection.write(listener.icy.feed(data, offset))
                 self.bytes_sent += len(data)
+
+    def _slow(self, listener: Listener, now: float) -> bool:
+        unsent = listener.connection.get_write_buffer_size()
+        if unsent == 0 or unsent < listener.unsent:
+            listener.stalled_since = None  # it reads
+        elif listener.stalled_since is None:
+            listener.stalled_since = now
+        listener.unsent = unsent
+        stalled = (
+            listener.stalled_since is not None and now - listener.stalled_since > STALL_SECONDS
+        )
+        return unsent > self.queue_limit or stalled
 
     def close(self) -> None:
         self.closed = True

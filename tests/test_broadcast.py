@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from radio.broadcast import Broadcast
+import pytest
+
+from radio.broadcast import STALL_SECONDS, Broadcast
 from tests.dummies import DummyConnection
 from tests.support import parse_icy
 
@@ -49,6 +51,22 @@ async def test_a_slow_listener_is_dropped_and_counted_without_affecting_others()
     assert slow.aborted and slow_listener.gone.done()
     assert broadcast.slow_listeners == 1 and len(broadcast.listeners) == 1
     assert fast.received == b"x" * 100 + b"y" * 100 and not fast.aborted
+
+
+async def test_a_listener_that_stopped_reading_is_dropped_in_seconds() -> None:
+    now = [0.0]
+    broadcast = Broadcast(burst=0, queue_limit=10**9, clock=lambda: now[0])
+    stalled, reading = DummyConnection(), DummyConnection()
+    broadcast.join(stalled), broadcast.join(reading)
+    for step in range(int(STALL_SECONDS * 4) + 8):  # a publish every 0.25 s
+        now[0] = step * 0.25
+        stalled.unsent = 100 + step  # it only grows: nothing is read
+        reading.unsent = 5000 if step % 8 else 0  # a reader: it drains now and then
+        broadcast.publish(b"x")
+        if stalled.aborted:
+            break
+    assert stalled.aborted and now[0] == pytest.approx(STALL_SECONDS + 0.25)
+    assert not reading.aborted and broadcast.slow_listeners == 1
 
 
 async def test_a_listener_that_hung_up_leaves_without_counting_as_slow() -> None:
