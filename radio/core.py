@@ -155,6 +155,10 @@ class Radio:
             track.id for on_air in self.on_air.values() for track in on_air.playout.holding
         )
         limit = self.settings.cache_max_bytes
+        # Measured off the catalog's thread: walking a large cache there every minute
+        # would hold up play rows and console edits only to find nothing to do.
+        if await asyncio.to_thread(retention.cache_bytes, self.cache_dir) <= limit:
+            return 0
         return await self.catalog.run(
             partial(retention.prune, cache_dir=self.cache_dir, limit_bytes=limit, keep=keep)
         )

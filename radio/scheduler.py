@@ -2,8 +2,9 @@
 
 The scheduler is the radio's one clock: an APScheduler that ticks the backlog
 top-up twice a second and runs the core's other periodic jobs (daypart
-boundaries). A tick only decides; generation runs on one worker thread (the GPU
-is one device) and preparation on another, so while batch N is being normalised
+boundaries). A tick only decides; generation runs one batch at a time on a
+thread of its own (the GPU is one device; a hung model must not hold a stop)
+and preparation on another, so while batch N is being normalised
 and written, batch N+1 is already generating. Neither touches the event loop.
 """
 
