@@ -306,14 +306,11 @@ class Playout:
                     # Listeners have had nothing new for `late` seconds: say so, once.
                     self.warnings.warn("late", "playout %.2f s late (the lead is gone)", late)
                 if due > 0:
-                    data, marks, starts, given_back = await asyncio.to_thread(
-                        self._render_encoded, due
-                    )
+                    data, marks, given_back = await asyncio.to_thread(self._render_encoded, due)
                     base = self.broadcast.head
-                    self._publish(data, marks)
+                    self._publish(data, [(i, self.stream_title(track)) for i, track in marks])
                     pacing.sent += due
-                    # One mark per start, in order: the mark is the start's byte offset.
-                    for (index, _), (_, track) in zip(marks, starts, strict=True):
+                    for index, track in marks:  # a mark is the byte where its track begins
                         self._on_air(track, base + index)
                     if given_back is not None:
                         self._write("discard", partial(Catalog.discard, track_ids=[given_back.id]))
@@ -347,20 +344,16 @@ class Playout:
             else:
                 self.mixer.queue(reader)
 
-    def _render_encoded(
-        self, frames: int
-    ) -> tuple[bytes, list[tuple[int, str]], list[tuple[int, Track]], Track | None]:
-        """Worker thread: mix and encode; returns the MP3 data, (byte index, title) and
-        (byte index, track) for each track whose audio begins in it, and a track given back.
+    def _render_encoded(self, frames: int) -> tuple[bytes, list[tuple[int, Track]], Track | None]:
+        """Worker thread: mix and encode; returns the MP3 data, (byte index, track) for
+        each track whose audio begins in it, and a track given back.
 
         Operator requests are applied here, between renders, so the mixer is only
         ever touched by this thread while a render could be running."""
         with self._mixing:
             return self._render_locked(frames)
 
-    def _render_locked(
-        self, frames: int
-    ) -> tuple[bytes, list[tuple[int, str]], list[tuple[int, Track]], Track | None]:
+    def _render_locked(self, frames: int) -> tuple[bytes, list[tuple[int, Track]], Track | None]:
         given_back = None
         if self._unqueue_requested:
             self._unqueue_requested = False
@@ -371,9 +364,8 @@ class Playout:
         samples, starts = self.mixer.render(frames)
         # A start's mark is the first MP3 frame holding its audio; the encoder holds
         # samples back, so it may come out of a later render than the start did.
-        data, on_air = self.encoder.encode(samples, starts)
-        marks = [(index, self.stream_title(track)) for index, track in on_air]
-        return data, marks, on_air, given_back
+        data, marks = self.encoder.encode(samples, starts)
+        return data, marks, given_back
 
     async def _fetch_next(self) -> None:
         if self.mixer.next is not None:
