@@ -120,7 +120,15 @@ async def test_caps_answer_503_with_a_json_error(start_server: StartServer) -> N
 async def test_streamripper_splits_a_station_into_complete_named_tracks(
     start_server: StartServer, tmp_path: Path
 ) -> None:
-    client, radio = await start_server(short_lineup(track_seconds=3))
+    # streamripper splits where the title changes, so neighbouring tracks must not share
+    # one: titles come from a mood and a key drawn per track (a clean clone's run drew
+    # the same title twice in a row from the three short moods once).
+    moods = ", ".join(f'"mood{n}"' for n in range(500))
+    keys = ", ".join(f'"{note} major"' for note in "ABCDEFG")
+    lineup = short_lineup(track_seconds=3).replace(
+        'mood = ["smoky", "warm", "wistful"]', f"mood = [{moods}]\nkey = [{keys}]"
+    )
+    client, radio = await start_server(lineup)
     await on_air(radio)
     url = str(client.make_url("/stream/jazz.mp3"))
     # --xs-none: split where the title changes, with no search for a silence (a
