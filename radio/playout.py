@@ -29,6 +29,7 @@ from radio.broadcast import Broadcast
 from radio.catalog import Catalog, CatalogWriter
 from radio.encoder import Mp3Encoder
 from radio.lineup.stations import Station
+from radio.logs import Warnings
 from radio.tracks import Track
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,6 @@ FETCH_AHEAD_SECONDS = 8.0  # open the next track this long before the crossfade 
 REPLAY_AT_SECONDS = 1.0  # fall back to a replay this long before the crossfade
 MAX_CATCH_UP_SECONDS = 5.0  # after a long stall, skip rather than flood listeners
 LATE_SECONDS = 0.1  # behind the wall clock by this much, listeners may hear a gap
-WARN_EVERY_SECONDS = 60.0  # one warning per kind of trouble per station per minute, at most
 
 
 class Pacing:
@@ -63,25 +63,6 @@ class Pacing:
 
     def restart(self, now: float) -> None:
         self.clock, self.sent = now, 0
-
-
-class Warnings:
-    """Rate-limited warnings: the first of a kind at once, then a count once a minute."""
-
-    def __init__(self, station: str) -> None:
-        self.station = station
-        self._last: dict[str, float] = {}
-        self._held: dict[str, int] = {}
-
-    def warn(self, kind: str, message: str, *args: object) -> None:
-        now = time.monotonic()
-        if now - self._last.get(kind, -WARN_EVERY_SECONDS) < WARN_EVERY_SECONDS:
-            self._held[kind] = self._held.get(kind, 0) + 1
-            return
-        held = self._held.pop(kind, 0)
-        more = f" ({held} more since the last warning)" if held else ""
-        log.warning(f"%s: {message}{more}", self.station, *args)
-        self._last[kind] = now
 
 
 class TrackReader:
@@ -232,7 +213,7 @@ class Playout:
         # last value and the worst seen, for /metrics.
         self.lateness_seconds = 0.0
         self.worst_lateness_seconds = 0.0
-        self.warnings = Warnings(station.id)
+        self.warnings = Warnings(log, prefix=f"{station.id}: ")
         self._writes: set[asyncio.Task[int | None]] = set()
         self._fetching: asyncio.Task[None] | None = None
         self._closed = False

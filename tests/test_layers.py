@@ -15,7 +15,7 @@ import pytest
 from tests.support import REPO
 
 FLOORS = {
-    "values": ("radio.tracks", "radio.audio", "radio.errors", "radio.settings"),
+    "values": ("radio.tracks", "radio.audio", "radio.errors", "radio.settings", "radio.logs"),
     "leaves": ("radio.icy", "radio.broadcast", "radio.encoder", "radio.catalog", "radio.lineup"),
     "stages": (
         "radio.generators",

@@ -9,7 +9,8 @@ import pytest
 
 from radio.audio import PLAYOUT_RATE
 from radio.generators import GenerationRequest
-from radio.playout import LEAD_SECONDS, Mixer, Pacing, TrackReader, Warnings
+from radio.logs import Warnings
+from radio.playout import LEAD_SECONDS, Mixer, Pacing, TrackReader
 from radio.prepare import prepare_audio, write_cache
 from radio.tracks import Track
 from tests.dummies import ToneGenerator, tone_hz
@@ -147,12 +148,16 @@ def test_pacing_counts_lateness_only_once_the_lead_is_gone() -> None:
 
 
 def test_warnings_are_rate_limited_per_kind(caplog: pytest.LogCaptureFixture) -> None:
-    warnings = Warnings("jazz")
+    now = [0.0]
+    warnings = Warnings(logging.getLogger("radio.playout"), "jazz: ", clock=lambda: now[0])
     with caplog.at_level(logging.WARNING, logger="radio.playout"):
         for _ in range(5):
             warnings.warn("late", "playout %.2f s late", 2.0)
         warnings.warn("output", "output failed")
+        now[0] = 61.0  # a minute on: the held ones are counted, not lost
+        warnings.warn("late", "playout %.2f s late", 3.0)
     assert [r.getMessage() for r in caplog.records] == [
         "jazz: playout 2.00 s late",
         "jazz: output failed",
+        "jazz: playout 3.00 s late (4 more since the last warning)",
     ]

@@ -13,12 +13,12 @@ import logging
 import resource
 import socket
 import struct
-import time
+
+from radio.logs import Warnings
 
 log = logging.getLogger(__name__)
 
 RESERVED_DESCRIPTORS = 128  # track files, the catalog, preparation, logs, the event loop
-WARN_EVERY_SECONDS = 60.0
 
 
 class ReservingSocket(socket.socket):
@@ -26,7 +26,7 @@ class ReservingSocket(socket.socket):
 
     limit: int
     refused = 0
-    _warned = -WARN_EVERY_SECONDS
+    warnings = Warnings(log)
 
     def accept(self) -> tuple[socket.socket, object]:
         conn, address = super().accept()
@@ -36,15 +36,13 @@ class ReservingSocket(socket.socket):
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         conn.close()
         self.refused += 1
-        now = time.monotonic()
-        if now - self._warned >= WARN_EVERY_SECONDS:
-            self._warned = now
-            log.warning(
-                "connections refused: %d descriptors of %d in use, %d kept for the stations"
-                " (%d refused so far)",
-                *(self.limit - RESERVED_DESCRIPTORS, self.limit, RESERVED_DESCRIPTORS),
-                self.refused,
-            )
+        self.warnings.warn(
+            "refused",
+            "connections refused: %d descriptors of %d in use, %d kept for the stations"
+            " (%d refused so far)",
+            *(self.limit - RESERVED_DESCRIPTORS, self.limit, RESERVED_DESCRIPTORS),
+            self.refused,
+        )
         # asyncio takes this as "nothing more to accept now" and tries again on the next
         # readiness, so the queue drains by resets while descriptors are short.
         raise ConnectionAbortedError("descriptor reserve reached")
