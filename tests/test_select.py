@@ -148,3 +148,17 @@ def test_musicgen_asked_for_loads_on_the_cpu(tiny: Path) -> None:
     assert generator.parameters["guidance_scale"] == 2.0
     assert generator.parameters["window_seconds"] == 5.0
     generator.close()
+
+
+@pytest.mark.skipif(select.driver_present(), reason="this machine has a GPU driver")
+def test_probing_a_machine_without_a_gpu_driver_leaves_torch_unloaded() -> None:
+    # Torch costs the server a few hundred MB resident for nothing when the synth plays.
+    code = (
+        "import sys; from radio.generators.select import probe;"
+        "found = probe('/models/none');"
+        "print(found.extra_installed, found.cuda_device, 'torch' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    ).stdout.split()
+    assert out == ["True", "None", "False"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict, Unpack
@@ -173,11 +174,26 @@ def local_weights(model: str) -> str | None:
 
 
 def _cuda_device() -> str | None:
+    # Importing torch costs a few hundred MB of resident memory for the server's whole
+    # life; with no GPU driver on the machine there is nothing for it to find.
+    if not driver_present():
+        return None
     import torch
 
     if not torch.cuda.is_available():
         return None
     return str(torch.cuda.get_device_name(0))
+
+
+def driver_present() -> bool:
+    """Whether a GPU driver shows itself (NVIDIA's, or WSL's): cheap, imports nothing."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False
+    return (
+        Path("/proc/driver/nvidia/version").exists()
+        or any(Path("/dev").glob("nvidia[0-9]*"))
+        or Path("/dev/dxg").exists()
+    )
 
 
 def _synth() -> Generator:
