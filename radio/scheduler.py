@@ -43,6 +43,10 @@ FIRST_TRACK_SECONDS = 20.0
 
 
 MAX_RETRY_SECONDS = 60.0  # the longest rest after failures in a row (1, 2, 4 ... s)
+# Generated batches not yet prepared, at most: one preparing while the next waits. The
+# synth generates faster than preparation normalises (measured 2x), and unprepared
+# audio is held decoded in memory, so without a bound memory grew with every batch.
+MAX_UNPREPARED_BATCHES = 2
 
 
 def target(station: Station) -> float:
@@ -94,6 +98,7 @@ class Scheduler:
     jobs: AsyncIOScheduler = field(default_factory=AsyncIOScheduler)
     _pending_seconds: dict[str, float] = field(default_factory=dict)
     _busy: bool = False
+    _unprepared: int = 0  # batches generated and not yet prepared
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _generating: list[GenerationRequest] = field(default_factory=list)  # the batch in flight
     _failures: int = 0  # generation failures in a row, for the back-off
@@ -157,7 +162,7 @@ class Scheduler:
 
         The tick itself stays short; the batch runs as a task of its own, so the
         interval job never overlaps itself however long generation takes."""
-        if self._busy or not self.room():
+        if self._busy or self._unprepared >= MAX_UNPREPARED_BATCHES or not self.room():
             return
         if asyncio.get_running_loop().time() < self._retry_at:
             return  # a failing generator is given a rest, not asked twice a second
@@ -180,6 +185,7 @@ class Scheduler:
         finally:
             self._busy = False
         # Preparing this batch overlaps generating the next one.
+        self._unprepared += 1
         self._spawn(self._prepare_all(batch, results))
 
     def _spawn(self, work: Coroutine[None, None, None]) -> None:
@@ -213,6 +219,14 @@ class Scheduler:
         return results
 
     async def _prepare_all(
+        self, batch: list[Pending], results: list[GeneratedAudio] | None
+    ) -> None:
+        try:
+            await self._prepare_each(batch, results)
+        finally:
+            self._unprepared -= 1
+
+    async def _prepare_each(
         self, batch: list[Pending], results: list[GeneratedAudio] | None
     ) -> None:
         loop = asyncio.get_running_loop()

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from radio import scheduler as scheduler_module
 from radio.backlog import Backlog
 from radio.catalog import CatalogWriter
 from radio.lineup.stations import parse_stations
@@ -141,3 +144,36 @@ async def test_seeds_are_injected_and_recorded(catalog: CatalogWriter) -> None:
     await s.settle()
     rows = s.catalog.run_sync(lambda c: c.tracks())
     assert sorted(r.seed for r in rows) == [100, 101, 102]
+
+
+async def test_generation_waits_while_two_batches_await_preparation(
+    catalog: CatalogWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Unprepared audio is held in memory: a generator faster than preparation must not
+    # pile up batch after batch (the synth makes audio twice as fast as it is prepared).
+    release = threading.Event()
+
+    def slow_prepare(*args: Any) -> Any:
+        release.wait(30)
+        return real_prepare(*args)
+
+    real_prepare = scheduler_module.prepare_or_skip
+    monkeypatch.setattr(scheduler_module, "prepare_or_skip", slow_prepare)
+    generator = ToneGenerator(max_batch=1)
+    s = scheduler(catalog, generator, {})
+
+    async def generated(count: int) -> bool:
+        await s.fill()
+        return len(generator.calls) >= count
+
+    try:
+        await wait_until(lambda: generated(2), 30, "a second batch while the first prepares")
+        for _ in range(20):  # many ticks, and no third batch while both wait
+            await s.fill()
+            await asyncio.sleep(0.01)
+        assert len(generator.calls) == 2
+    finally:
+        release.set()
+    await wait_until(lambda: generated(3), 30, "generation resuming once one is prepared")
+    await s.settle()
+    await s.stop()
