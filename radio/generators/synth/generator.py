@@ -54,7 +54,9 @@ class SynthGenerator:
 
     name = "synth"
     model = MODEL
-    max_batch = 4
+    # The synth renders one request after another, so a batch saves nothing; a batch of
+    # four only held four finished tracks in memory until the last was done.
+    max_batch = 1
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GeneratedAudio]:
         return [self._one(request) for request in requests]
