@@ -19,6 +19,7 @@ from radio.bench.synth import synth_command
 from radio.errors import RadioError
 from radio.generators import KINDS, Generator
 from radio.lineup.stations import StationsConfig, load_stations
+from radio.malloc import tune_allocator
 from radio.settings import DTYPES, Settings
 
 if TYPE_CHECKING:
@@ -110,6 +111,7 @@ def serve(**options: Any) -> None:
         _first_run(settings.stations)
     lineup = _lineup(settings)
     _raise_open_files_limit()
+    tune_allocator()
     settings, token_from = console_token(settings)
     generator, reason = _generator(settings)
     app = create_app(settings, lineup, generator, reason)

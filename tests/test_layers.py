@@ -15,7 +15,14 @@ import pytest
 from tests.support import REPO
 
 FLOORS = {
-    "values": ("radio.tracks", "radio.audio", "radio.errors", "radio.settings", "radio.logs"),
+    "values": (
+        "radio.tracks",
+        "radio.audio",
+        "radio.errors",
+        "radio.settings",
+        "radio.logs",
+        "radio.malloc",
+    ),
     "leaves": ("radio.icy", "radio.broadcast", "radio.encoder", "radio.catalog", "radio.lineup"),
     "stages": (
         "radio.generators",
