@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import time
 from collections.abc import AsyncIterator
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from mutagen._vorbis import VComment
 from mutagen.ogg import OggPage
 
+from radio.bench.encoders import encoders_command
 from radio.opus import OpusEncoder, StreamTags
-from tests.support import StartServer, on_air, read_stream, wait_until
+from tests.support import REPO, StartServer, on_air, read_stream, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -185,3 +189,15 @@ def test_the_encoder_cuts_a_chain_at_each_start_on_page_boundaries() -> None:
     for offset, chain in chains:
         assert out[offset : offset + len(chain.headers)] == chain.headers
     assert [t["TITLE"] for t in opus_tags(bytes(out))[1:]] == ["track 2", "track 7"]
+
+
+def test_bench_times_both_encoders_and_saves_json(tmp_path: Path) -> None:
+    output = tmp_path / "encoders.json"
+    args = ["--seconds", "2", "--track-seconds", "1.5", "--output", str(output)]
+    args += ["--stations", str(REPO / "stations.toml")]
+    result = CliRunner().invoke(encoders_command, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(output.read_text())
+    assert report["stations"] == 15 and set(report["formats"]) == {"mp3", "opus"}
+    for figures in report["formats"].values():
+        assert figures["audio_seconds"] >= 2 and figures["percent_of_a_core"] > 0
