@@ -361,14 +361,12 @@ class Playout:
     def _publish_opus(self, data: bytes, chains: list[Chain]) -> None:
         if self.opus_broadcast is None:
             return
-        marks = [(c.index, self._chain_title(c.tags)) for c in chains]
+        # A chain before the first track has no title, as the MP3 mount has none then.
+        marks = [(c.index, f"{c.tags.artist} - {c.tags.title}") for c in chains if c.tags]
         try:
             self.opus_broadcast.publish(data, marks, [(c.index, c.headers) for c in chains])
         except Exception as exc:
             self.warnings.warn("opus output", "Opus output failed, chunk dropped: %r", exc)
-
-    def _chain_title(self, tags: StreamTags | None) -> str:
-        return f"{tags.artist} - {tags.title}" if tags else self.artist
 
     def _close_mixer(self) -> None:
         with self._mixing:

@@ -317,9 +317,10 @@ def test_console_edits_a_prompt_and_the_next_track_has_it(server: str, open_page
 def test_chromium_plays_the_opus_mount_on_across_track_changes(server: str, open_page: Any) -> None:
     page = open_page()
     page.goto(server + "/")
-    page.evaluate(
-        "url => { window.opus = new Audio(url); window.opus.play(); }", server + "/stream/jazz.opus"
-    )
+    link = page.locator(".station").first.locator(".links a", has_text="Opus")
+    url = link.get_attribute("href")
+    assert url == server + "/stream/jazz.opus"
+    page.evaluate("url => { window.opus = new Audio(url); window.opus.play(); }", url)
     page.wait_for_function("window.opus.currentTime > 1", timeout=20_000)
     # The burst (about 5 s at 96 kbps) and then live chains: past 10 s, Chromium has
     # played on across at least one new logical stream that arrived live.
