@@ -1,4 +1,4 @@
-"""Encoded MP3 chunks in, bytes written into every listener's connection out: one mount.
+"""Encoded chunks (MP3, Ogg Opus) in, bytes written into every listener's connection out: one mount.
 
 Playout publishes each encoded chunk once and the broadcast writes it straight
 into each listener's transport: no coroutine per listener wakes up, and every
@@ -13,6 +13,11 @@ and so is one whose unsent bytes have not gone down for STALL_SECONDS (it stoppe
 reading: at 128 kbps the byte limit alone took about 50 s to notice, #10): it is
 dropped and counted in `slow_listeners`, so it holds no more memory and slows
 nobody else.
+
+A format whose listeners must first be sent a stream's headers (Ogg: each
+logical stream opens with its OpusHead and OpusTags pages) publishes them with
+the chunk where that stream begins; a burst that starts later in the stream is
+sent those headers first, so a listener joining mid-track decodes its first byte.
 """
 
 from __future__ import annotations
@@ -73,6 +78,8 @@ class Broadcast:
         self._size = 0
         self._mark_offsets: list[int] = []
         self._mark_titles: list[str] = []
+        self._header_offsets: list[int] = []  # where each stream that needs headers begins
+        self._headers: list[bytes] = []
         self.listeners: set[Listener] = set()
         # A player's session id -> the stream byte its connection started at, so a web
         # page can place a track's start (a byte offset) on its audio element's clock.
@@ -83,12 +90,21 @@ class Broadcast:
         self.closed = False
 
     # -- playout side -----------------------------------------------------------
-    def publish(self, data: bytes, marks: Sequence[tuple[int, str]] = ()) -> None:
+    def publish(
+        self,
+        data: bytes,
+        marks: Sequence[tuple[int, str]] = (),
+        headers: Sequence[tuple[int, bytes]] = (),
+    ) -> None:
         """Append a chunk and write it to every listener; `marks` are (index within
-        data, title) where a new track starts."""
+        data, title) where a new track starts; `headers` are (index within data,
+        bytes) where a stream begins that a listener joining later needs first."""
         for index, title in marks:
             self._mark_offsets.append(self.head + index)
             self._mark_titles.append(title)
+        for index, header in headers:
+            self._header_offsets.append(self.head + index)
+            self._headers.append(header)
         if not data:
             return
         offset = self.head
@@ -139,7 +155,8 @@ class Broadcast:
     def join(
         self, connection: Connection, icy: bool = False, session: str | None = None
     ) -> Listener:
-        """A new listener, sent its burst at once from a chunk (hence MP3 frame) boundary."""
+        """A new listener, sent its burst at once from a chunk (hence MP3 frame or Ogg
+        page) boundary, after the headers of the stream it starts in."""
         start = self.head
         for offset, _ in reversed(self._chunks):
             if self.head - offset > self.burst:
@@ -156,6 +173,8 @@ class Broadcast:
             return listener
         burst = b"".join(chunk for offset, chunk in self._chunks if offset >= start)
         if burst:
+            if headers := self._headers_for(start):
+                connection.write(headers)
             connection.write(listener.icy.feed(burst, start) if listener.icy else burst)
             self.bytes_sent += len(burst)
         if session:
@@ -180,6 +199,14 @@ class Broadcast:
         index = bisect.bisect_right(self._mark_offsets, offset) - 1
         return self._mark_titles[index] if index >= 0 else None
 
+    def _headers_for(self, offset: int) -> bytes:
+        """The headers a listener starting at `offset` lacks: those of the stream it
+        falls in, unless it starts right where they are in the stream anyway."""
+        index = bisect.bisect_right(self._header_offsets, offset) - 1
+        if index < 0 or self._header_offsets[index] == offset:
+            return b""
+        return self._headers[index]
+
     @property
     def title(self) -> str | None:
         return self._mark_titles[-1] if self._mark_titles else None
@@ -190,3 +217,7 @@ class Broadcast:
         if keep > 0:
             del self._mark_offsets[:keep]
             del self._mark_titles[:keep]
+        keep = bisect.bisect_right(self._header_offsets, self.tail) - 1
+        if keep > 0:
+            del self._header_offsets[:keep]
+            del self._headers[:keep]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 from click_default_group import DefaultGroup
 
+from radio.bench.encoders import encoders_command
 from radio.bench.generate import generate_command
 from radio.bench.listeners import listeners_command
 from radio.bench.synth import synth_command
@@ -296,4 +297,5 @@ def bench() -> None:
 
 bench.add_command(listeners_command)
 bench.add_command(synth_command)
+bench.add_command(encoders_command)
 bench.add_command(generate_command)

@@ -68,13 +68,23 @@ Observer = Callable[[Happening], None]
 
 @dataclass
 class OnAir:
-    """One station on air: its broadcast ring and its playout loop."""
+    """One station on air: its broadcasts (MP3, Ogg Opus) and its playout loop."""
 
     station: Station
     broadcast: Broadcast
     playout: Playout
+    opus: Broadcast
     task: asyncio.Task[None] | None = None
     started: float = field(default_factory=time.time)
+
+    @property
+    def broadcasts(self) -> tuple[Broadcast, ...]:
+        return (self.broadcast, self.opus)
+
+    @property
+    def listeners(self) -> int:
+        """Listeners of all the station's mounts."""
+        return sum(len(b.listeners) for b in self.broadcasts)
 
 
 class Radio:
@@ -135,7 +145,8 @@ class Radio:
     def close_streams(self) -> None:
         """First step of shutdown: end every listener's stream."""
         for on_air in self.on_air.values():
-            on_air.broadcast.close()
+            for broadcast in on_air.broadcasts:
+                broadcast.close()
 
     async def _take_all_off_air(self) -> None:
         for station_id in list(self.on_air):
@@ -194,12 +205,16 @@ class Radio:
     # -- operations -----------------------------------------------------------------
     def put_on_air(self, station: Station) -> OnAir:
         station_id = station.id
-        broadcast = Broadcast(
-            self.settings.burst_bytes,
-            self.settings.queue_limit_bytes,
-            on_listeners=lambda: self.tell(ListenersChanged(station_id)),
-        )
-        on_air = OnAir(station, broadcast, self._playout(station, broadcast))
+
+        def mount() -> Broadcast:
+            return Broadcast(
+                self.settings.burst_bytes,
+                self.settings.queue_limit_bytes,
+                on_listeners=lambda: self.tell(ListenersChanged(station_id)),
+            )
+
+        broadcast, opus = mount(), mount()
+        on_air = OnAir(station, broadcast, self._playout(station, broadcast, opus), opus)
         self.on_air[station_id] = on_air
         self._run_playout(on_air)
         return on_air
@@ -208,7 +223,8 @@ class Radio:
         on_air = self.on_air.pop(station_id, None)
         if on_air is None:
             return
-        on_air.broadcast.close()
+        for broadcast in on_air.broadcasts:
+            broadcast.close()
         if on_air.task:
             on_air.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -259,7 +275,7 @@ class Radio:
 
     # -- playout --------------------------------------------------------------------
     def _playout(
-        self, station: Station, broadcast: Broadcast, pacing: Pacing | None = None
+        self, station: Station, broadcast: Broadcast, opus: Broadcast, pacing: Pacing | None = None
     ) -> Playout:
         station_id = station.id
         return Playout(
@@ -269,6 +285,7 @@ class Radio:
             broadcast,
             on_start=lambda: self.tell(TrackStarted(station_id)),
             pacing=pacing,
+            opus_broadcast=opus,
         )
 
     def _run_playout(self, on_air: OnAir, delay: float = 0.0) -> None:
@@ -293,5 +310,5 @@ class Radio:
         log.error("%s: playout crashed; restarting", on_air.station.id, exc_info=task.exception())
         if self.on_air.get(on_air.station.id) is on_air:
             pacing = on_air.playout.pacing
-            on_air.playout = self._playout(on_air.station, on_air.broadcast, pacing)
+            on_air.playout = self._playout(on_air.station, on_air.broadcast, on_air.opus, pacing)
             self._run_playout(on_air, RESTART_DELAY_SECONDS)

@@ -13,7 +13,7 @@ from radio.lineup.stations import load_stations
 from radio.settings import Settings
 
 PACKAGES = (
-    "aiohttp", "APScheduler", "sqlite-utils", "numpy", "scipy", "lameenc", "pyloudnorm",
+    "aiohttp", "APScheduler", "sqlite-utils", "numpy", "scipy", "lameenc", "av", "pyloudnorm",
     "soundfile", "torch", "transformers",
 )  # fmt: skip
 PROGRAMS = ("ffmpeg", "ffprobe", "chromium")

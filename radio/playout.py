@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
@@ -30,6 +30,7 @@ from radio.catalog import Catalog, CatalogWriter
 from radio.encoder import Mp3Encoder
 from radio.lineup.stations import Station
 from radio.logs import Warnings
+from radio.opus import Chain, OpusEncoder, StreamTags
 from radio.tracks import Track
 
 log = logging.getLogger(__name__)
@@ -185,6 +186,17 @@ class NowPlaying:
     play: asyncio.Task[int | None] | None = None  # the play row being written
 
 
+@dataclass
+class Rendered:
+    """One render's output, made on the worker thread and published on the loop."""
+
+    mp3: bytes
+    marks: list[tuple[int, Track]]  # (byte in mp3, track) for each track that begins
+    opus: bytes = b""
+    chains: list[Chain] = field(default_factory=list)
+    given_back: Track | None = None
+
+
 class Playout:
     def __init__(
         self,
@@ -194,12 +206,17 @@ class Playout:
         broadcast: Broadcast,
         on_start: Callable[[], None] = lambda: None,
         pacing: Pacing | None = None,
+        opus_broadcast: Broadcast | None = None,
     ) -> None:
         self.station = station
         self.backlog = backlog
         self.catalog = catalog
         self.broadcast = broadcast
         self.encoder: Mp3Encoder[Track] = Mp3Encoder(station.bitrate)
+        # The second format, fed the same rendered audio; None: no Opus mount.
+        self.opus_broadcast = opus_broadcast
+        self.opus_encoder = OpusEncoder(station.opus_bitrate)
+        self._opus_tags: StreamTags | None = None  # the track the Opus stream is in
         self.mixer = Mixer(station.crossfade_seconds)
         self.on_start = on_start  # told as each track's first audio is published
         self.now: NowPlaying | None = None
@@ -226,6 +243,12 @@ class Playout:
         return f"{self.artist} - {track.title}"
 
     @property
+    def listeners(self) -> int:
+        """Listeners of every format the station plays out in."""
+        mounts = (self.broadcast, self.opus_broadcast)
+        return sum(len(mount.listeners) for mount in mounts if mount is not None)
+
+    @property
     def up_next(self) -> Track | None:
         return self.mixer.next.track if self.mixer.next else self.backlog.peek(self.station.id)
 
@@ -249,9 +272,11 @@ class Playout:
         return [*held, self._opening] if self._opening else held
 
     def retune(self, station: Station) -> None:
-        """Take an edited station: artist name, crossfade and bitrate apply from now on."""
+        """Take an edited station: artist name, crossfade and bitrate apply from now on
+        (the Opus bitrate from the next track)."""
         if station.bitrate != self.station.bitrate:
             self.encoder.change_bitrate(station.bitrate)
+        self.opus_encoder.bitrate = station.opus_bitrate  # from the next track on
         self.mixer.crossfade_frames = int(station.crossfade_seconds * PLAYOUT_RATE)
         self.station = station
 
@@ -287,14 +312,16 @@ class Playout:
                     # Listeners have had nothing new for `late` seconds: say so, once.
                     self.warnings.warn("late", "playout %.2f s late (the lead is gone)", late)
                 if due > 0:
-                    data, marks, given_back = await asyncio.to_thread(self._render_encoded, due)
+                    out = await asyncio.to_thread(self._render_encoded, due)
                     base = self.broadcast.head
-                    self._publish(data, [(i, self.stream_title(track)) for i, track in marks])
+                    self._publish(out.mp3, [(i, self.stream_title(t)) for i, t in out.marks])
+                    self._publish_opus(out.opus, out.chains)
                     pacing.sent += due
-                    for index, track in marks:  # a mark is the byte where its track begins
+                    for index, track in out.marks:  # a mark is the byte where its track begins
                         self._on_air(track, base + index)
-                    if given_back is not None:
-                        self._write("discard", partial(Catalog.discard, track_ids=[given_back.id]))
+                    if out.given_back is not None:
+                        discard = partial(Catalog.discard, track_ids=[out.given_back.id])
+                        self._write("discard", discard)
                 await asyncio.sleep(CHUNK_SECONDS)
         finally:
             # A cancelled await leaves its render running on the worker thread: close
@@ -312,6 +339,16 @@ class Playout:
         except Exception as exc:  # the station stays on air whatever one output does
             self.warnings.warn("output", "output failed, chunk dropped: %r", exc)
 
+    def _publish_opus(self, data: bytes, chains: list[Chain]) -> None:
+        if self.opus_broadcast is None:
+            return
+        # A chain before the first track has no title, as the MP3 mount has none then.
+        marks = [(c.index, f"{c.tags.artist} - {c.tags.title}") for c in chains if c.tags]
+        try:
+            self.opus_broadcast.publish(data, marks, [(c.index, c.headers) for c in chains])
+        except Exception as exc:
+            self.warnings.warn("opus output", "Opus output failed, chunk dropped: %r", exc)
+
     def _close_mixer(self) -> None:
         with self._mixing:
             self._closed = True
@@ -325,16 +362,15 @@ class Playout:
             else:
                 self.mixer.queue(reader)
 
-    def _render_encoded(self, frames: int) -> tuple[bytes, list[tuple[int, Track]], Track | None]:
-        """Worker thread: mix and encode; returns the MP3 data, (byte index, track) for
-        each track whose audio begins in it, and a track given back.
+    def _render_encoded(self, frames: int) -> Rendered:
+        """Worker thread: mix and encode into each format, with a track given back.
 
         Operator requests are applied here, between renders, so the mixer is only
         ever touched by this thread while a render could be running."""
         with self._mixing:
             return self._render_locked(frames)
 
-    def _render_locked(self, frames: int) -> tuple[bytes, list[tuple[int, Track]], Track | None]:
+    def _render_locked(self, frames: int) -> Rendered:
         given_back = None
         if self._unqueue_requested:
             self._unqueue_requested = False
@@ -346,7 +382,29 @@ class Playout:
         # A start's mark is the first MP3 frame holding its audio; the encoder holds
         # samples back, so it may come out of a later render than the start did.
         data, marks = self.encoder.encode(samples, starts)
-        return data, marks, given_back
+        out = Rendered(data, marks, given_back=given_back)
+        if self.opus_broadcast is not None:
+            out.opus, out.chains = self._encode_opus(samples, starts)
+        return out
+
+    def _encode_opus(
+        self, samples: Samples, starts: list[tuple[int, Track]]
+    ) -> tuple[bytes, list[Chain]]:
+        """Worker thread: the Opus stream's share of a render. A failing encoder costs
+        this chunk of the Opus mount only: it is replaced, and the new one opens a new
+        chain (headers, then the track playing) that listeners decode straight on."""
+        tagged = [(i, StreamTags(track.title, self.artist)) for i, track in starts]
+        try:
+            data, chains = self.opus_encoder.encode(samples, tagged)
+        except Exception as exc:
+            self.warnings.warn("opus", "Opus encoder failed, restarted: %r", exc)
+            if tagged:
+                self._opus_tags = tagged[-1][1]
+            self.opus_encoder = OpusEncoder(self.station.opus_bitrate, self._opus_tags)
+            return b"", []
+        if tagged:
+            self._opus_tags = tagged[-1][1]
+        return data, chains
 
     async def _fetch_next(self) -> None:
         if self.mixer.next is not None:
@@ -380,7 +438,7 @@ class Playout:
         self._end_play()
         self.now = NowPlaying(track=track, started=time.time(), offset=offset)
         self.on_start()
-        listeners, station = len(self.broadcast.listeners), self.station.id
+        listeners, station = self.listeners, self.station.id
         self.now.play = self._write(
             "start play", lambda c: c.start_play(track.id, station, listeners)
         )
@@ -389,7 +447,7 @@ class Playout:
     def _end_play(self) -> None:
         if self.now is None or self.now.play is None:
             return
-        play, listeners = self.now.play, len(self.broadcast.listeners)
+        play, listeners = self.now.play, self.listeners
         self.now.play = None
 
         async def end(catalog: CatalogWriter) -> int | None:

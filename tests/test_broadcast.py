@@ -18,6 +18,25 @@ async def test_burst_is_sent_on_join_from_a_chunk_boundary_about_a_burst_back() 
     assert broadcast.sessions["abcdefgh"] == 2100
 
 
+async def test_a_burst_mid_stream_starts_with_that_streams_headers() -> None:
+    broadcast = Broadcast(burst=650, queue_limit=10_000)
+    broadcast.publish(b"H1" + b"a" * 298, headers=[(0, b"H1")])
+    broadcast.publish(b"b" * 300)
+    broadcast.publish(b"c" * 100 + b"H2" + b"d" * 198, headers=[(100, b"H2")])
+    broadcast.publish(b"e" * 300)
+    mid_second, at_second = DummyConnection(), DummyConnection()
+    broadcast.join(mid_second)  # the burst starts in the first stream, before the second
+    assert mid_second.received == b"H1" + b"c" * 100 + b"H2" + b"d" * 198 + b"e" * 300
+    broadcast.publish(b"f" * 300)
+    broadcast.join(at_second)  # inside the second, after its headers
+    assert at_second.received == b"H2" + b"e" * 300 + b"f" * 300
+    broadcast.publish(b"H3" + b"g" * 298, headers=[(0, b"H3")])
+    broadcast.publish(b"h" * 300)
+    at_third = DummyConnection()
+    broadcast.join(at_third)  # right at the third's headers: sent once, in place
+    assert at_third.received == b"H3" + b"g" * 298 + b"h" * 300
+
+
 async def test_listeners_share_each_published_bytes_object() -> None:
     broadcast = Broadcast(burst=0, queue_limit=10_000)
     first, second = DummyConnection(), DummyConnection()

@@ -23,7 +23,14 @@ FLOORS = {
         "radio.logs",
         "radio.malloc",
     ),
-    "leaves": ("radio.icy", "radio.broadcast", "radio.encoder", "radio.catalog", "radio.lineup"),
+    "leaves": (
+        "radio.icy",
+        "radio.broadcast",
+        "radio.encoder",
+        "radio.opus",
+        "radio.catalog",
+        "radio.lineup",
+    ),
     "stages": (
         "radio.generators",
         "radio.prepare",

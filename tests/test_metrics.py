@@ -32,6 +32,7 @@ async def test_metrics_report_listeners_backlog_generation_and_the_cache(
     await on_air(radio)
     base = f"http://{client.host}:{client.port}"
     heard = await read_stream(f"{base}/stream/jazz.mp3", 1.0)
+    heard_opus = await read_stream(f"{base}/stream/jazz.opus", 1.0)
     await wait_until(
         lambda: all(radio.scheduler.stats.get(s) for s in ("jazz", "metal")), 15, "generation"
     )
@@ -40,6 +41,9 @@ async def test_metrics_report_listeners_backlog_generation_and_the_cache(
     assert samples[("radio_sent_bytes_total", jazz)] >= len(heard) > 0
     assert samples[("radio_listeners", jazz)] == 0  # the reader has gone
     assert samples[("radio_slow_listeners_dropped_total", jazz)] == 0
+    jazz_opus = (("mount", "/stream/jazz.opus"),)
+    assert samples[("radio_sent_bytes_total", jazz_opus)] >= len(heard_opus) > 0
+    assert samples[("radio_listeners", jazz_opus)] == 0
     assert samples[("radio_backlog_seconds", metal)] > 0
     assert samples[("radio_backlog_target_seconds", metal)] == 12.0
     assert samples[("radio_generated_audio_seconds_total", metal)] > 0

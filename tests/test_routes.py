@@ -63,6 +63,7 @@ BODIES: tuple[str | bytes, ...] = (
 # The URL table (server/routes.py and the console's sub-app), with the methods each takes.
 ROUTES: dict[str, tuple[str, ...]] = {
     "/stream/{station}.mp3": ("HEAD",),  # a GET would stream for ever
+    "/stream/{station}.opus": ("HEAD",),
     "/stream/{station}.m3u": ("GET",),
     "/stream/{station}.pls": ("GET",),
     "/stations.m3u": ("GET",),

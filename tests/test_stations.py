@@ -48,6 +48,12 @@ def _error(text: str) -> ConfigError:
             "half",
         ),
         (("bitrate = 128", "bitrate = 100"), None, "bitrate", "not an MP3 bitrate"),
+        (
+            ('genre = "Metal"', 'genre = "Metal"\nopus_bitrate = 600'),
+            "metal",
+            "opus_bitrate",
+            "out of range [6, 510]",
+        ),
         (('"{{mood}} metal', '"{{genre}} metal'), "metal", "prompt", "no pool"),
         (('mood = ["epic", "furious"]', "mood = []"), "metal", "pools.mood", "non-empty"),
         (('id = "metal"', 'id = "Metal Station"'), "Metal Station", "id", "slug"),

@@ -139,6 +139,7 @@ def station_table(lineup: StationsConfig, station_id: str) -> dict[str, Any]:
         "crossfade_seconds": station.crossfade_seconds,
         "backlog_minutes": station.backlog_minutes,
         "bitrate": station.bitrate,
+        "opus_bitrate": station.opus_bitrate,
         "dayparts": [
             {
                 "name": d.name,

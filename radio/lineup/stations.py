@@ -30,6 +30,7 @@ class Tunables:
     crossfade_seconds: float = 3.0
     backlog_minutes: float = 10.0
     bitrate: int = 128
+    opus_bitrate: int = 96
 
 
 # key -> (type, low, high): inclusive numeric ranges for the tunables.
@@ -38,6 +39,8 @@ RANGES: dict[str, tuple[type, float, float]] = {
     "crossfade_seconds": (float, 0.0, 12.0),
     "backlog_minutes": (float, 0.05, 1440.0),
     "bitrate": (int, 32, 320),
+    # libopus's own limits; 96 kbps stereo is about transparent for music.
+    "opus_bitrate": (int, 6, 510),
 }
 REQUIRED = ("id", "name", "genre", "description", "prompt", "pools")
 OPTIONAL = ("enabled", "dayparts", *RANGES)
@@ -75,6 +78,7 @@ class Station:
     crossfade_seconds: float
     backlog_minutes: float
     bitrate: int
+    opus_bitrate: int
     enabled: bool = True
     dayparts: tuple[Daypart, ...] = ()
 

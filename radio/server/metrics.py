@@ -5,7 +5,7 @@ and playout keep anyway: a custom collector reads the radio's state when
 Prometheus asks. The state is sampled on the event loop (where it changes);
 the cache's disk use and the process's descriptors are read on a worker thread.
 
-    radio_listeners{mount}                      listeners connected now
+    radio_listeners{mount}                      listeners connected now (.mp3 and .opus)
     radio_sent_bytes_total{mount}               audio bytes handed to listeners
     radio_slow_listeners_dropped_total{mount}   listeners dropped for falling behind
     radio_backlog_seconds{station}              prepared audio not yet played
@@ -41,12 +41,17 @@ from radio.server.keys import RADIO
 
 
 @dataclass(frozen=True)
-class StationSample:
-    station: str
+class MountSample:
     mount: str
     listeners: int
     sent_bytes: int
     slow_dropped: int
+
+
+@dataclass(frozen=True)
+class StationSample:
+    station: str
+    mounts: tuple[MountSample, ...]  # .mp3, .opus
     backlog_seconds: float
     backlog_target_seconds: float
     generated_seconds: float
@@ -62,14 +67,20 @@ def sample(radio: Radio) -> list[StationSample]:
     samples = []
     for station_id, on_air in radio.on_air.items():
         stats = radio.scheduler.stats.get(station_id)
-        broadcast, playout = on_air.broadcast, on_air.playout
-        samples.append(
-            StationSample(
-                station=station_id,
-                mount=f"/stream/{station_id}.mp3",
+        playout = on_air.playout
+        mounts = tuple(
+            MountSample(
+                mount=f"/stream/{station_id}.{kind}",
                 listeners=len(broadcast.listeners),
                 sent_bytes=broadcast.bytes_sent,
                 slow_dropped=broadcast.slow_listeners,
+            )
+            for kind, broadcast in (("mp3", on_air.broadcast), ("opus", on_air.opus))
+        )
+        samples.append(
+            StationSample(
+                station=station_id,
+                mounts=mounts,
                 backlog_seconds=radio.seconds_ahead(station_id),
                 backlog_target_seconds=target(on_air.station),
                 generated_seconds=stats.seconds_generated if stats else 0.0,
@@ -83,7 +94,7 @@ def sample(radio: Radio) -> list[StationSample]:
     return samples
 
 
-# (name, kind, help, label, field of StationSample)
+# (name, kind, help, label, field of MountSample or StationSample, as the label says)
 FAMILIES = (
     ("radio_listeners", "gauge", "Listeners connected now.", "mount", "listeners"),
     ("radio_sent_bytes", "counter", "Audio bytes handed to listeners.", "mount", "sent_bytes"),
@@ -159,7 +170,8 @@ class RadioCollector(Collector):
             family_type = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
             family = family_type(name, help_text, labels=[label])
             for s in self.samples:
-                family.add_metric([getattr(s, label)], float(getattr(s, attribute)))
+                for one in s.mounts if label == "mount" else (s,):
+                    family.add_metric([getattr(one, label)], float(getattr(one, attribute)))
             yield family
         yield GaugeMetricFamily(
             "radio_cache_bytes", "Disk used by the cache folder.", value=disk_used(self.cache_dir)

@@ -1,4 +1,5 @@
-"""Mount requests in, Icecast-style answers out: /stream/<id>.mp3 with ICY, playlists, status."""
+"""Mount requests in, Icecast-style answers out: /stream/<id>.mp3 with ICY and
+/stream/<id>.opus (chained Ogg, titles in its OpusTags), playlists, status."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from typing import Any
 
 from aiohttp import web
 
+from radio.broadcast import Broadcast
 from radio.core import OnAir
 from radio.icy import METAINT
+from radio.opus import OPUS_RATE
 from radio.server.keys import RADIO, SETTINGS
 from radio.server.shapes import base_url, mount_url, server_address
 
@@ -41,42 +44,69 @@ class RawStreamResponse(web.StreamResponse):
         self.force_close()
 
 
-def _full(request: web.Request, on_air: OnAir) -> str | None:
+def _full(request: web.Request, on_air: OnAir, mount: Broadcast) -> str | None:
     """Why a new listener cannot join, or None: Icecast's `clients` and `max-listeners`."""
     settings = request.app[SETTINGS]
-    total = sum(len(a.broadcast.listeners) for a in request.app[RADIO].on_air.values())
+    total = sum(a.listeners for a in request.app[RADIO].on_air.values())
     if settings.max_listeners and total >= settings.max_listeners:
         return f"the server has its maximum of {settings.max_listeners} listeners (max_listeners)"
     if settings.max_listeners_per_mount and (
-        len(on_air.broadcast.listeners) >= settings.max_listeners_per_mount
+        len(mount.listeners) >= settings.max_listeners_per_mount
     ):
         return (
-            f"station {on_air.station.id!r} has its maximum of "
+            f"mount {request.path!r} has its maximum of "
             f"{settings.max_listeners_per_mount} listeners (max_listeners_per_mount)"
         )
     return None
 
 
-async def stream(request: web.Request) -> web.StreamResponse:
-    """GET/HEAD /stream/<id>.mp3: burst on connect, then the live broadcast."""
-    on_air = _on_air(request)
-    station, broadcast = on_air.station, on_air.broadcast
-    if request.method != "HEAD" and (reason := _full(request, on_air)):
-        return web.json_response({"error": reason}, status=503, headers={"Retry-After": "30"})
-    want_meta = request.headers.get("Icy-MetaData", "").strip() == "1"
-    headers = {
-        "Content-Type": "audio/mpeg",
+def _station_headers(request: web.Request, on_air: OnAir, rate: int, kbps: int) -> dict[str, str]:
+    station = on_air.station
+    return {
         "Cache-Control": "no-cache, no-store",
         "icy-name": station.name,
         "icy-description": station.description,
         "icy-genre": station.genre,
         "icy-url": base_url(request),
-        "icy-br": str(station.bitrate),
+        "icy-br": str(kbps),
         "icy-pub": "1",
-        "ice-audio-info": f"ice-samplerate=44100;ice-bitrate={station.bitrate};ice-channels=2",
+        "ice-audio-info": f"ice-samplerate={rate};ice-bitrate={kbps};ice-channels=2",
+    }
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    """GET/HEAD /stream/<id>.mp3: burst on connect, then the live broadcast."""
+    on_air = _on_air(request)
+    want_meta = request.headers.get("Icy-MetaData", "").strip() == "1"
+    headers = {
+        "Content-Type": "audio/mpeg",
+        **_station_headers(request, on_air, 44100, on_air.station.bitrate),
     }
     if want_meta:
         headers["icy-metaint"] = str(METAINT)
+    return await _serve(request, on_air, on_air.broadcast, headers, want_meta)
+
+
+async def opus_stream(request: web.Request) -> web.StreamResponse:
+    """GET/HEAD /stream/<id>.opus: chained Ogg Opus; titles travel in the stream, not ICY."""
+    on_air = _on_air(request)
+    headers = {
+        "Content-Type": "audio/ogg",
+        **_station_headers(request, on_air, OPUS_RATE, on_air.station.opus_bitrate),
+    }
+    return await _serve(request, on_air, on_air.opus, headers, want_meta=False)
+
+
+async def _serve(
+    request: web.Request,
+    on_air: OnAir,
+    broadcast: Broadcast,
+    headers: dict[str, str],
+    want_meta: bool,
+) -> web.StreamResponse:
+    """Burst on connect, then the live broadcast, until the broadcast lets go."""
+    if request.method != "HEAD" and (reason := _full(request, on_air, broadcast)):
+        return web.json_response({"error": reason}, status=503, headers={"Retry-After": "30"})
     response = RawStreamResponse(headers)
     await response.prepare(request)  # sends the headers at once, ahead of the burst
     transport = request.transport
@@ -136,34 +166,47 @@ def _iso(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(epoch))
 
 
+SERVER_TYPES = {"mp3": "audio/mpeg", "opus": "audio/ogg"}
+
+
+def _source(
+    base: str, on_air: OnAir, broadcast: Broadcast, kind: str, rate: int, kbps: int
+) -> dict[str, Any]:
+    """One mount's source entry, in the order and shape Icecast 2.4 writes it."""
+    station = on_air.station
+    source: dict[str, Any] = {
+        "audio_info": f"ice-samplerate={rate};ice-bitrate={kbps};ice-channels=2",
+        "bitrate": kbps,
+        "genre": station.genre,
+        "ice-bitrate": kbps,
+        "ice-channels": 2,
+        "ice-samplerate": rate,
+        "listener_peak": broadcast.peak_listeners,
+        "listeners": len(broadcast.listeners),
+        "slow_listeners": broadcast.slow_listeners,
+        "listenurl": mount_url(base, station.id, kind),
+        "server_description": station.description,
+        "server_name": station.name,
+        "server_type": SERVER_TYPES[kind],
+        "server_url": base + "/",
+        "stream_start": _rfc822(on_air.started),
+        "stream_start_iso8601": _iso(on_air.started),
+    }
+    if broadcast.title:
+        source["title"] = broadcast.title
+    source["dummy"] = None  # Icecast 2.4's XSL leaves this null key in every source
+    return source
+
+
 async def status_json(request: web.Request) -> web.Response:
     """/status-json.xsl in Icecast 2.4's schema, quirks included (see shared/reference)."""
     radio = request.app[RADIO]
     sources: list[dict[str, Any]] = []
+    base = base_url(request)
     for on_air in radio.on_air.values():
-        station, broadcast = on_air.station, on_air.broadcast
-        source: dict[str, Any] = {
-            "audio_info": f"ice-samplerate=44100;ice-bitrate={station.bitrate};ice-channels=2",
-            "bitrate": station.bitrate,
-            "genre": station.genre,
-            "ice-bitrate": station.bitrate,
-            "ice-channels": 2,
-            "ice-samplerate": 44100,
-            "listener_peak": broadcast.peak_listeners,
-            "listeners": len(broadcast.listeners),
-            "slow_listeners": broadcast.slow_listeners,
-            "listenurl": mount_url(base_url(request), station.id),
-            "server_description": station.description,
-            "server_name": station.name,
-            "server_type": "audio/mpeg",
-            "server_url": base_url(request) + "/",
-            "stream_start": _rfc822(on_air.started),
-            "stream_start_iso8601": _iso(on_air.started),
-        }
-        if broadcast.title:
-            source["title"] = broadcast.title
-        source["dummy"] = None  # Icecast 2.4's XSL leaves this null key in every source
-        sources.append(source)
+        station = on_air.station
+        sources.append(_source(base, on_air, on_air.broadcast, "mp3", 44100, station.bitrate))
+        sources.append(_source(base, on_air, on_air.opus, "opus", OPUS_RATE, station.opus_bitrate))
     icestats: dict[str, Any] = {
         "admin": "icemaster@localhost",
         "host": server_address(request).rsplit(":", 1)[0].strip("[]"),

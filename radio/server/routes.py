@@ -14,6 +14,7 @@ def setup_routes(app: web.Application) -> None:
     r = app.router
     # Icecast-compatible mounts, playlists and status
     r.add_get("/stream/{station}.mp3", mounts.stream)  # add_get also answers HEAD
+    r.add_get("/stream/{station}.opus", mounts.opus_stream)
     r.add_get("/stream/{station}.m3u", mounts.m3u)
     r.add_get("/stream/{station}.pls", mounts.pls)
     r.add_get("/stations.m3u", mounts.all_stations_m3u)

@@ -81,9 +81,11 @@ def station_summary(base: str, radio: Radio, on_air: OnAir) -> JSON:
         "genre": station.genre,
         "description": station.description,
         "bitrate": station.bitrate,
-        "stream": {kind: mount_url(base, station.id, kind) for kind in ("mp3", "m3u", "pls")},
+        "stream": {
+            kind: mount_url(base, station.id, kind) for kind in ("mp3", "opus", "m3u", "pls")
+        },
         "now_playing": now_playing(on_air),
-        "listeners": len(on_air.broadcast.listeners),
+        "listeners": on_air.listeners,  # of every mount
         "listener_peak": on_air.broadcast.peak_listeners,
         "backlog_seconds": round(radio.seconds_ahead(station.id), 2),
         "backlog_target_seconds": target(station),
@@ -160,7 +162,7 @@ def live(radio: Radio, station_id: str) -> JSON:
     return {
         "on_air": on_air is not None,
         "now_playing": on_air.playout.stream_title(now.track) if on_air and now else None,
-        "listeners": len(on_air.broadcast.listeners) if on_air else 0,
+        "listeners": on_air.listeners if on_air else 0,
         "backlog_seconds": round(radio.seconds_ahead(station_id), 1),
         "generated": stats.generated if stats else 0,
         "failed": stats.failed if stats else 0,

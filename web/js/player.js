@@ -67,6 +67,7 @@ function card(s) {
       }),
       el("a", { href: s.stream.m3u, text: "M3U", "aria-label": `${s.name} as an M3U playlist` }),
       el("a", { href: s.stream.pls, text: "PLS", "aria-label": `${s.name} as a PLS playlist` }),
+      el("a", { href: s.stream.opus, text: "Opus", "aria-label": `${s.name} in Ogg Opus` }),
       el("button", {
         type: "button",
         class: "link",
