@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from aiohttp import web
 
 log = logging.getLogger("radio")
+# How long the exit waits for a track still being generated once the radio has stopped.
+GENERATION_GRACE_SECONDS = 3.0
 
 
 def _option(name: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -141,8 +143,12 @@ def run_server(app: web.Application, settings: Settings) -> None:
             f"cannot listen on {settings.host}:{settings.port}: {exc}"
         ) from exc
     # Listener streams are closed first on the way out, so a short grace is plenty; with
-    # the generator abandoned after a few seconds, SIGTERM ends the server within 10 s.
+    # generation given at most a few seconds more, SIGTERM ends the server within 10 s.
     web.run_app(app, sock=sock, print=None, access_log=None, shutdown_timeout=3.0)
+    from radio.scheduler import finish_generation
+
+    if not finish_generation(GENERATION_GRACE_SECONDS):
+        log.warning("exiting with generation still running (a hung generator)")
 
 
 def _raise_open_files_limit() -> None:

@@ -15,6 +15,8 @@ import contextlib
 import logging
 import secrets
 import threading
+import time
+import weakref
 from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -287,5 +289,23 @@ def in_daemon_thread(call: Callable[[], T]) -> asyncio.Future[T]:
         with contextlib.suppress(RuntimeError):  # the loop is gone: the process is ending
             loop.call_soon_threadsafe(settle, result, error)
 
-    threading.Thread(target=work, name="generate", daemon=True).start()
+    thread = threading.Thread(target=work, name="generate", daemon=True)
+    _generating.add(thread)
+    thread.start()
     return future
+
+
+# Generation threads that may still run after the radio stopped without them.
+_generating: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+
+
+def finish_generation(seconds: float) -> bool:
+    """Give abandoned generation up to `seconds` to end; True if none is left.
+
+    For the process's exit: an interpreter that finalises under a daemon thread inside
+    native code (scipy's C++ FFT, a model) can abort with "terminate called without an
+    active exception". A hung model still cannot hold the exit longer than this."""
+    deadline = time.monotonic() + seconds
+    for thread in list(_generating):
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return not any(thread.is_alive() for thread in _generating)

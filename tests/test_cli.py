@@ -221,3 +221,4 @@ def test_sigterm_stops_the_server_within_10_s_even_with_a_hung_generator(
     assert took < 10.0, took
     assert server.returncode == 0, output
     assert "abandoning generation in flight for" in output
+    assert "exiting with generation still running" in output

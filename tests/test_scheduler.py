@@ -13,7 +13,7 @@ from radio import scheduler as scheduler_module
 from radio.backlog import Backlog
 from radio.catalog import CatalogWriter
 from radio.lineup.stations import parse_stations
-from radio.scheduler import FIRST_TRACK_SECONDS, Scheduler
+from radio.scheduler import FIRST_TRACK_SECONDS, Scheduler, finish_generation, in_daemon_thread
 from tests.dummies import HungGenerator, ToneGenerator
 from tests.support import short_lineup, wait_until
 
@@ -177,3 +177,13 @@ async def test_generation_waits_while_two_batches_await_preparation(
     await wait_until(lambda: generated(3), 30, "generation resuming once one is prepared")
     await s.settle()
     await s.stop()
+
+
+async def test_the_exit_waits_a_little_for_generation_the_radio_abandoned() -> None:
+    # An interpreter finalising under a thread inside native code can abort the process.
+    release = threading.Event()
+    abandoned = in_daemon_thread(lambda: release.wait(30))
+    assert not finish_generation(0.05)  # a hung model holds the exit no longer than this
+    release.set()
+    assert finish_generation(10)
+    assert await abandoned is True
