@@ -1,7 +1,9 @@
 """`radio bench variety`: stations.toml in, how much the synth repeats itself out (JSON).
 
 For each station it draws tracks as the scheduler would (seeds in a row, the
-station's own prompt and pools) and reports, per station and overall:
+station's own prompt and pools; each title and plan chosen against the ones the
+station already has, as preparation and the scheduler choose them against the
+catalog) and reports, per station and overall:
 
 - repeated titles: tracks whose title an earlier track of the station already had;
 - twins: tracks whose plan (key, tempo, instruments, progressions) an earlier one had;
@@ -28,11 +30,12 @@ import numpy as np
 from radio.bench.report import machine, save
 from radio.generators import GenerationRequest
 from radio.generators.synth.form import Plan, grid_of
-from radio.generators.synth.generator import plan_track, render
+from radio.generators.synth.generator import plan_unused, render
 from radio.generators.synth.score import compose
 from radio.generators.synth.voices import RATE
 from radio.lineup.prompts import concrete_prompt
 from radio.lineup.stations import Station, load_stations
+from radio.tracks import unique_title
 
 # Bars this close to another are heard as a loop; measured on the landed main, drum bars
 # that differ only by the synth's velocity jitter sit at -25 to -31 dB.
@@ -127,23 +130,23 @@ def station_figures(
 ) -> dict[str, Any]:
     titles: Counter[str] = Counter()
     plans: Counter[str] = Counter()
+    used: set[str] = set()
     grooves: Counter[str] = Counter()
     progressions: set[str] = set()
     for n in range(tracks):
-        request, title = _request(station, seed + n, seconds)
-        titles[title] += 1
-        rng = _rng(request.seed)
-        plan, parameters = plan_track(request, rng)
+        request, candidates = _request(station, seed + n, seconds)
+        titles[unique_title(candidates, titles)] += 1
+        plan, parameters, _ = plan_unused(replace(request, used_plans=frozenset(used)))
+        used.add(str(parameters["fingerprint"]))
         plans[plan_key(parameters)] += 1
         progressions.update(str(parameters[k]) for k in ("progression_a", "progression_b"))
-        groove = groove_of(plan, request.seed)
+        groove = groove_of(plan, request.seed) if plan.drums else ""
         if groove:
             grooves[groove] += 1
     bars = repeated = near = drum_bars = drum_repeated = drum_near = 0
     for n in range(rendered):
         request, _ = _request(station, seed + n, render_seconds)
-        rng = _rng(request.seed)
-        plan, _ = plan_track(request, rng)
+        plan, _, rng = plan_unused(request)
         score = compose(plan, rng)
         state = rng.bit_generator.state
         counted = copied_bars(render(score, plan, rng), plan)
@@ -240,12 +243,14 @@ def table(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _request(station: Station, seed: int, seconds: float) -> tuple[GenerationRequest, str]:
+def _request(
+    station: Station, seed: int, seconds: float
+) -> tuple[GenerationRequest, tuple[str, ...]]:
     prompt = concrete_prompt(station, seed)
     request = GenerationRequest(
         station.id, station.genre, prompt.text, seed, seconds, prompt.params
     )
-    return request, prompt.title
+    return request, (prompt.title, *prompt.alternatives)
 
 
 def _rng(seed: int) -> np.random.Generator:
