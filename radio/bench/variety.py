@@ -8,7 +8,9 @@ catalog) and reports, per station and overall:
 - repeated titles: tracks whose title an earlier track of the station already had;
 - twins: tracks whose plan (key, tempo, instruments, progressions) an earlier one had;
 - grooves: distinct drum grooves (a track's groove is its most common bar of drum
-  hits, as sixteenth positions) and distinct chord progressions;
+  hits, as sixteenth positions, so a groove whose A and B bars each win somewhere
+  counts twice; `grooves_drawn` counts the plans' own groove choices) and distinct
+  chord progressions;
 - repeated bars: on a few rendered tracks, the share of bars whose samples are an
   exact copy of another bar of the same track, in the full mix and the drums alone.
 
@@ -131,6 +133,7 @@ def station_figures(
     titles: Counter[str] = Counter()
     plans: Counter[str] = Counter()
     used: set[str] = set()
+    drawn: set[object] = set()  # the plan's own groove index, where the synth records one
     grooves: Counter[str] = Counter()
     progressions: set[str] = set()
     for n in range(tracks):
@@ -141,6 +144,8 @@ def station_figures(
         plans[plan_key(parameters)] += 1
         progressions.update(str(parameters[k]) for k in ("progression_a", "progression_b"))
         groove = groove_of(plan, request.seed) if plan.drums else ""
+        if plan.drums and parameters.get("groove") is not None:
+            drawn.add(parameters["groove"])
         if groove:
             grooves[groove] += 1
     bars = repeated = near = drum_bars = drum_repeated = drum_near = 0
@@ -161,6 +166,7 @@ def station_figures(
         "twins": sum(count - 1 for count in plans.values()),
         "drummed_tracks": sum(grooves.values()),
         "grooves": len(grooves),
+        "grooves_drawn": len(drawn),
         "progressions": len(progressions),
         "bars": bars,
         "repeated_bars": repeated,

@@ -122,7 +122,8 @@ class _Composer:
         pan: float = 0.0,
         late: float = 0.0,
     ) -> None:
-        velocity *= float(self.rng.uniform(0.9, 1.0)) * self._level(step)
+        # Velocities stay within 0..1, the range a renderer maps to MIDI velocity.
+        velocity = min(1.0, velocity * float(self.rng.uniform(0.9, 1.0)) * self._level(step))
         when = self.time(step) + late
         self.score.notes.append(Note(part, voice, when, steps, midi, velocity, pan))
 
@@ -312,7 +313,7 @@ class _Composer:
                 char = bar_pattern[(offset + step) % len(bar_pattern)]
                 if char in VELOCITY:
                     spread = float(self.rng.normal(1.0, VELOCITY_SPREAD))
-                    velocity = VELOCITY[char] * level * min(max(spread, 0.75), 1.2)
+                    velocity = min(1.0, VELOCITY[char] * level * min(max(spread, 0.75), 1.2))
                     self.score.hits.append(Hit(drum, self.time(bar * bar_steps + step), velocity))
 
 
