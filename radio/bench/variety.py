@@ -42,6 +42,7 @@ from radio.tracks import unique_title
 # Bars this close to another are heard as a loop; measured on the landed main, drum bars
 # that differ only by the synth's velocity jitter sit at -25 to -31 dB.
 NEAR_COPY_DB = -20.0
+SILENT_DB = -60.0
 
 
 @click.command("variety")
@@ -208,7 +209,9 @@ def copied_bars(samples: np.ndarray[Any, Any], plan: Plan) -> tuple[int, int, in
 
     An exact copy's samples equal another bar's; a near copy differs from another bar
     by less than NEAR_COPY_DB of its own energy (the same hits, only a little louder
-    or softer: what a listener hears as a loop)."""
+    or softer: what a listener hears as a loop). Silent bars (a drumless stretch of the
+    drums alone, more than SILENT_DB under the loudest bar) are not counted: silence
+    repeating is not a loop."""
     grid = grid_of(plan)
     bar_frames = grid.bar_steps * grid.step_seconds * RATE
     length = int(bar_frames)
@@ -216,6 +219,10 @@ def copied_bars(samples: np.ndarray[Any, Any], plan: Plan) -> tuple[int, int, in
     bars = [
         np.ascontiguousarray(samples[s : s + length]) for s in starts if s + length <= len(samples)
     ]
+    if bars:
+        loudest = max(float(np.sum(np.square(bar, dtype=np.float64))) for bar in bars)
+        floor = loudest * 10 ** (SILENT_DB / 10)
+        bars = [bar for bar in bars if float(np.sum(np.square(bar, dtype=np.float64))) > floor]
     if not bars:
         return 0, 0, 0
     digests = Counter(hashlib.blake2b(bar.tobytes()).digest() for bar in bars)

@@ -54,6 +54,8 @@ FILLS: dict[str, tuple[dict[str, str], ...]] = {
         {"conga_hi": "x.x.xx..", "conga_lo": "...x..xX"},
     ),
 }
+# An orchestra's accents: (where in the bar, how loud) of each stroke.
+ACCENTS = (((0.0, 1.0),), ((0.0, 1.0), (0.5, 0.55)), ((0.0, 1.0), (0.75, 0.4), (0.875, 0.6)))
 # Drums whose lines take an extra ghost note now and then, as a player's hands do.
 GHOSTED = ("snare", "hat", "rim", "shaker", "conga_hi")
 GHOST_CHANCE = 0.35  # per bar and line
@@ -253,9 +255,12 @@ class _Composer:
             if palette.accent:  # an orchestra's timpani on the downbeats that open sections
                 starts = [s.start_bar for s in sections if s.label in ("A", "B", "outro")]
                 for bar in [*starts, bars - 1]:
-                    when = self.grid.time(bar * bar_steps)
-                    velocity = 0.8 * self.dynamics[bar] * float(self.rng.uniform(0.7, 1.0))
-                    self.score.hits.append(Hit(palette.accent, when, velocity))
+                    # A single stroke, or one answered later in the bar, drawn per accent.
+                    strokes = ACCENTS[int(self.rng.integers(len(ACCENTS)))]
+                    level = 0.8 * self.dynamics[bar] * float(self.rng.uniform(0.7, 1.0))
+                    for beat, weight in strokes if bar < bars - 1 else ((0.0, 1.0),):
+                        when = self.grid.time(bar * bar_steps + beat * bar_steps)
+                        self.score.hits.append(Hit(palette.accent, when, level * weight))
             return
         grooves = palette.grooves_at(self.plan.tempo) or palette.grooves
         pair = grooves[self.plan.groove % len(grooves)]
