@@ -27,7 +27,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from radio.backlog import Backlog
 from radio.catalog import CatalogWriter
-from radio.errors import RadioError
 from radio.generators import GeneratedAudio, GenerationRequest, Generator, request_for
 from radio.lineup.dayparts import daypart_at
 from radio.lineup.prompts import ConcretePrompt, concrete_prompt
@@ -192,7 +191,7 @@ class Scheduler:
         stations = {item.request.station for item in batch}
         try:
             used = await self.catalog.run(lambda c: {s: c.fingerprints(s) for s in stations})
-        except RadioError as exc:  # a catalog hiccup costs variety, never a track
+        except Exception as exc:  # a catalog hiccup costs variety, never a track
             log.warning("cannot read the plans already used: %s", exc)
             used = {}
         for item in batch:
