@@ -163,6 +163,21 @@ class Catalog:
         except sqlite3.OperationalError as exc:  # "database or disk is full", say
             raise CatalogError(f"cannot add the track: {exc}") from exc
 
+    def titles(self, station: str) -> set[str]:
+        """Every title the station's tracks have had, discarded and pruned ones too."""
+        rows = self.db.execute("SELECT title FROM tracks WHERE station = ?", [station])
+        return {row[0] for row in rows.fetchall()}
+
+    def fingerprints(self, station: str) -> set[str]:
+        """The plan fingerprints (a generator's "fingerprint" parameter) of the station's
+        tracks, so the next track's plan can differ from all of them (#9)."""
+        rows = self.db.execute(
+            "SELECT DISTINCT json_extract(parameters, '$.fingerprint') FROM tracks"
+            " WHERE station = ? AND json_extract(parameters, '$.fingerprint') IS NOT NULL",
+            [station],
+        )
+        return {str(row[0]) for row in rows.fetchall()}
+
     def track(self, track_id: int) -> TrackRecord:
         rows = self._tracks(f"{_TRACK_SELECT} WHERE t.id = ?", [track_id])
         if not rows:

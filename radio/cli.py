@@ -17,6 +17,7 @@ from radio.bench.encoders import encoders_command
 from radio.bench.generate import generate_command
 from radio.bench.listeners import listeners_command
 from radio.bench.synth import synth_command
+from radio.bench.variety import variety_command
 from radio.errors import RadioError
 from radio.generators import KINDS, Generator
 from radio.lineup.stations import StationsConfig, load_stations
@@ -305,3 +306,4 @@ bench.add_command(listeners_command)
 bench.add_command(synth_command)
 bench.add_command(encoders_command)
 bench.add_command(generate_command)
+bench.add_command(variety_command)

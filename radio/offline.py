@@ -7,6 +7,7 @@ the CLI: what `radio generate` adds is exactly what the server would have made.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from radio.catalog import CatalogWriter
@@ -33,10 +34,14 @@ def make_tracks(
         size = min(remaining, max(1, generator.max_batch))
         remaining -= size
         batch = [pending(station, seeds(), station.track_seconds) for _ in range(size)]
+        used = catalog.run_sync(lambda c: c.fingerprints(station.id))
+        requests = [replace(item.request, used_plans=frozenset(used)) for item in batch]
         try:
-            results = generator.generate([item.request for item in batch])
+            results = generator.generate(requests)
         except RadioError:
             yield from [None] * size
             continue
         for item, generated in zip(batch, results, strict=True):
-            yield prepare_or_skip(generated, item.prompt.title, maker, cache_dir, catalog)
+            yield prepare_or_skip(
+                generated, item.prompt.title, maker, cache_dir, catalog, item.prompt.alternatives
+            )

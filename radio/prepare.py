@@ -17,7 +17,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +28,10 @@ from radio.audio import PLAYOUT_RATE, Samples
 from radio.audio.edges import fade_edges, trim_silence
 from radio.audio.loudness import normalize
 from radio.audio.resample import to_playout
-from radio.catalog import CatalogWriter
+from radio.catalog import Catalog, CatalogWriter
 from radio.errors import AudioError, DuplicateTrack, RadioError
 from radio.generators import GeneratedAudio
-from radio.tracks import NewTrack, Track
+from radio.tracks import NewTrack, Track, unique_title
 
 log = logging.getLogger(__name__)
 
@@ -117,14 +118,28 @@ class Maker:
 
 
 def prepare(
-    generated: GeneratedAudio, title: str, maker: Maker, cache_dir: Path, catalog: CatalogWriter
+    generated: GeneratedAudio,
+    title: str,
+    maker: Maker,
+    cache_dir: Path,
+    catalog: CatalogWriter,
+    alternatives: Sequence[str] = (),
 ) -> Track:
-    """Every stage for one track, blocking: run it on a worker thread, never the loop."""
+    """Every stage for one track, blocking: run it on a worker thread, never the loop.
+
+    The track takes the first of `title` and `alternatives` its station has not used
+    (numbered past them all); choosing and adding happen in one call on the catalog's
+    one writer, so no two tracks of a station can take the same title (#9)."""
     prepared = prepare_audio(generated)
     path = write_cache(prepared, cache_dir, generated.request.station)
     row = new_track(generated, prepared, path, title, maker.generator, maker.model)
+
+    def add(c: Catalog) -> tuple[int, NewTrack]:
+        titled = replace(row, title=unique_title((title, *alternatives), c.titles(row.station)))
+        return c.add_track(titled), titled
+
     try:
-        track_id = catalog.run_sync(lambda c: c.add_track(row))
+        track_id, row = catalog.run_sync(add)
     except DuplicateTrack:
         raise  # the file is the existing track's own (its name is the audio hash)
     except BaseException:
@@ -134,12 +149,17 @@ def prepare(
 
 
 def prepare_or_skip(
-    generated: GeneratedAudio, title: str, maker: Maker, cache_dir: Path, catalog: CatalogWriter
+    generated: GeneratedAudio,
+    title: str,
+    maker: Maker,
+    cache_dir: Path,
+    catalog: CatalogWriter,
+    alternatives: Sequence[str] = (),
 ) -> Track | None:
     """`prepare` under the one error policy: None (and a log line) for a track not used."""
     request = generated.request
     try:
-        track = prepare(generated, title, maker, cache_dir, catalog)
+        track = prepare(generated, title, maker, cache_dir, catalog, alternatives)
     except RadioError as exc:
         log.warning("%s: track (seed %d) not used: %s", request.station, request.seed, exc)
         return None

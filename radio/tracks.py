@@ -5,7 +5,7 @@ The bottom floor: stages and edges import these, this module imports no stage.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,18 @@ class NewTrack:
     loudness: float
     audio_hash: str
     path: str  # relative to the cache folder
+
+
+def unique_title(candidates: Sequence[str], taken: Container[str]) -> str:
+    """The first candidate a station has not used yet; past them all, the first one
+    numbered ("Embers in D minor No. 2"), so a station never repeats a title (#9)."""
+    for title in candidates:
+        if title not in taken:
+            return title
+    number = 2
+    while f"{candidates[0]} No. {number}" in taken:
+        number += 1
+    return f"{candidates[0]} No. {number}"
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from radio.catalog import Catalog, CatalogWriter
 from radio.errors import CatalogError, DuplicateTrack, NotFound
-from radio.tracks import NewTrack
+from radio.tracks import NewTrack, unique_title
 
 
 def track(n: int, station: str = "jazz") -> NewTrack:
@@ -67,3 +68,19 @@ def test_file_catalog_survives_reopen_and_runs_off_thread(tmp_path: Path) -> Non
         mode = again.run_sync(lambda c: c.db.execute("PRAGMA journal_mode").fetchone()[0])
     assert mode == "wal"
     again.close()
+
+
+def test_titles_and_plan_fingerprints_per_station() -> None:
+    catalog = Catalog(":memory:")
+    catalog.add_track(replace(track(1), parameters={"fingerprint": "A|120"}))
+    catalog.add_track(track(2))
+    catalog.add_track(replace(track(3, "metal"), parameters={"fingerprint": "B|90"}))
+    assert catalog.titles("jazz") == {"Track 1", "Track 2"}
+    assert catalog.fingerprints("jazz") == {"A|120"}
+    assert catalog.fingerprints("metal") == {"B|90"} and catalog.titles("folk") == set()
+
+
+def test_unique_title_takes_the_first_free_then_numbers() -> None:
+    assert unique_title(("A", "B"), set()) == "A"
+    assert unique_title(("A", "B"), {"A"}) == "B"
+    assert unique_title(("A", "B"), {"A", "B", "A No. 2"}) == "A No. 3"

@@ -20,3 +20,13 @@ def test_titles_vary_with_the_seed() -> None:
     metal = load_stations(REPO / "stations.toml").get("metal")
     assert metal is not None
     assert len({concrete_prompt(metal, seed).title for seed in range(40)}) > 20
+
+
+def test_alternative_titles_are_distinct_and_name_the_key() -> None:
+    jazz = load_stations(REPO / "stations.toml").get("jazz")
+    assert jazz is not None
+    prompt = concrete_prompt(jazz, 7)
+    titles = [prompt.title, *prompt.alternatives]
+    assert len(titles) == len(set(titles)) >= 6
+    assert all(t.endswith(f" in {prompt.params['key']}") for t in titles)
+    assert concrete_prompt(jazz, 7).alternatives == prompt.alternatives

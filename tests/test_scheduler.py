@@ -12,8 +12,10 @@ import pytest
 from radio import scheduler as scheduler_module
 from radio.backlog import Backlog
 from radio.catalog import CatalogWriter
+from radio.lineup.prompts import concrete_prompt
 from radio.lineup.stations import parse_stations
 from radio.scheduler import FIRST_TRACK_SECONDS, Scheduler, finish_generation, in_daemon_thread
+from radio.tracks import NewTrack
 from tests.dummies import HungGenerator, ToneGenerator
 from tests.support import short_lineup, wait_until
 
@@ -187,3 +189,39 @@ async def test_the_exit_waits_a_little_for_generation_the_radio_abandoned() -> N
     release.set()
     assert finish_generation(10)
     assert await abandoned is True
+
+
+async def test_titles_never_repeat_within_a_station(catalog: CatalogWriter) -> None:
+    """Thirty-six tracks whose drawn titles collide (two moods, no key: 64 titles at most
+    per station); the catalog keeps each station's titles unique (#9)."""
+    seeds = iter(range(1000, 2000))
+    s = scheduler(catalog, ToneGenerator(max_batch=3), {})
+    s.seeds = lambda: next(seeds)
+    for _ in range(12):
+        await s.fill()
+        await s.settle()
+    rows = s.catalog.run_sync(lambda c: c.tracks(limit=100))
+    assert len(rows) == 36
+    lineup = {station.id: station for station in parse_stations(THREE).stations}
+    for station in ("jazz", "metal", "folk"):
+        titles = [r.title for r in rows if r.station == station]
+        assert len(titles) == len(set(titles)) == 12
+        drawn = [
+            concrete_prompt(lineup[station], r.seed).title for r in rows if r.station == station
+        ]
+        assert len(set(drawn)) < len(drawn) or station != "folk"  # folk's draws did collide
+
+
+async def test_requests_carry_the_plans_the_station_already_has(catalog: CatalogWriter) -> None:
+    row = NewTrack(
+        station="jazz", title="Old", prompt="p", seed=1, generator="synth", model="synth-v1",
+        parameters={"fingerprint": "C major|120|piano|I IV|I V"}, duration=3.0,
+        sample_rate=44100, loudness=-14.0, audio_hash="old", path="jazz/old.flac",
+    )  # fmt: skip
+    catalog.run_sync(lambda c: c.add_track(row))
+    generator = ToneGenerator(max_batch=3)
+    s = scheduler(catalog, generator, {})
+    await s.fill()
+    await s.settle()
+    used = {r.station: r.used_plans for r in generator.calls[0]}
+    assert used["jazz"] == {"C major|120|piano|I IV|I V"} and used["folk"] == frozenset()

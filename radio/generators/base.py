@@ -26,6 +26,9 @@ class GenerationRequest:
     # The pool values the prompt was filled with (mood, tempo, key...): the synth
     # reads tempo and key from here rather than parsing prose.
     params: Mapping[str, str] = field(default_factory=dict)
+    # Plan fingerprints the station's tracks already have (GeneratedAudio.parameters
+    # "fingerprint"): a generator that plans its music draws again rather than repeat one.
+    used_plans: frozenset[str] = frozenset()
 
 
 def request_for(

@@ -46,11 +46,17 @@ TITLE_NOUNS = (
 )
 
 
+# Other titles drawn from the same seed, for when a station already has the first:
+# the catalog keeps the first one the station has not used (#9).
+ALTERNATIVE_TITLES = 12
+
+
 @dataclass(frozen=True)
 class ConcretePrompt:
     text: str
     title: str
     params: Mapping[str, str]
+    alternatives: tuple[str, ...] = ()
 
 
 def concrete_prompt(station: Station, seed: int, daypart: Daypart | None = None) -> ConcretePrompt:
@@ -61,17 +67,28 @@ def concrete_prompt(station: Station, seed: int, daypart: Daypart | None = None)
     # Draw every pool in a fixed order so one seed always gives one prompt.
     params = {name: rng.choice(pools[name]) for name in sorted(pools)}
     text = template.format(**params)
-    return ConcretePrompt(text=text, title=_title(template, params, rng), params=params)
+    title, *alternatives = _titles(template, params, rng)
+    return ConcretePrompt(text, title, params, tuple(alternatives))
 
 
-def _title(template: str, params: Mapping[str, str], rng: random.Random) -> str:
+def _titles(template: str, params: Mapping[str, str], rng: random.Random) -> list[str]:
+    """The title (the prompt's first word and a noun), then alternatives that lead with
+    any of the prompt's words; every one names the key when the prompt has one."""
     used = [params[name] for name in template_fields(template) if name in params]
     words = [v for v in used if not v.replace(".", "").isdigit()]
-    lead = _capitalise(words[0]) if words else ""
     key = params.get("key")
-    noun = rng.choice(TITLE_NOUNS)
-    title = f"{lead} {noun}".strip()
-    return f"{title} in {key}" if key else title
+
+    def title(lead: str) -> str:
+        named = f"{_capitalise(lead)} {rng.choice(TITLE_NOUNS)}".strip()
+        return f"{named} in {key}" if key else named
+
+    titles = [title(words[0] if words else "")]
+    others = [w for w in words if w != key]  # the key already ends the title
+    for _ in range(ALTERNATIVE_TITLES):
+        other = title(rng.choice(others) if others else "")
+        if other not in titles:
+            titles.append(other)
+    return titles
 
 
 def _capitalise(text: str) -> str:

@@ -2,7 +2,9 @@
 
 Each sound is synthesised once per track (pitch sweeps, filtered noise, metallic
 partials) and then placed at every hit, so a 200 BPM double-kick costs no more
-to make than a single kick.
+to make than a single kick. A few variants of each (their own noise, a hair of
+tuning apart) take turns at random, as a sampler's round robin does: a struck
+skin never sounds twice the same, and neither do two bars of the same groove.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ import numpy as np
 from radio.generators.synth.voices import RATE, Mono, filtered
 
 TWO_PI = np.float32(2 * np.pi)
+# Round-robin variants of each drum: where a hit lands on the skin moves its pitch a little.
+VARIANT_TUNES = (1.0, 0.994, 1.006, 0.997)
+# Long, rarely struck sounds cost the most to make and repeat least: fewer takes.
+FEWER_TAKES = {"crash": 1, "ride": 2, "openhat": 2}
 
 
 @dataclass(frozen=True)
@@ -43,7 +49,7 @@ class DrumKit:
         self.kit = kit
         self.rng = rng
         self._tune = float(rng.uniform(0.94, 1.06))
-        self._sounds: dict[str, Mono] = {}
+        self._sounds: dict[tuple[str, int], Mono] = {}
         self._builders: dict[str, Callable[[], Mono]] = {
             "kick": self._kick,
             "snare": self._snare,
@@ -63,18 +69,28 @@ class DrumKit:
             "timpani": self._timpani,
         }
 
+    def takes(self, drum: str) -> int:
+        """How many round-robin variants the drum has."""
+        return FEWER_TAKES.get(drum, len(VARIANT_TUNES))
+
     def pan(self, drum: str) -> float:
         return dict(self.kit.pans).get(drum, 0.0)
 
-    def sound(self, drum: str) -> Mono:
-        """The drum at its mixing level (peak = LEVELS[drum])."""
-        sound = self._sounds.get(drum)
+    def sound(self, drum: str, variant: int = 0) -> Mono:
+        """The drum at its mixing level (peak = LEVELS[drum]); `variant` picks a round-robin
+        take (0 to len(VARIANT_TUNES) - 1)."""
+        sound = self._sounds.get((drum, variant))
         if sound is None:
-            sound = self._builders[drum]()
+            tune = self._tune
+            self._tune = tune * VARIANT_TUNES[variant]
+            try:
+                sound = self._builders[drum]()
+            finally:
+                self._tune = tune
             if self.kit.lowpass_hz:
                 sound = filtered(sound, "lowpass", self.kit.lowpass_hz)
             sound *= np.float32(LEVELS.get(drum, 0.5) / (float(np.max(np.abs(sound))) or 1.0))
-            self._sounds[drum] = sound
+            self._sounds[drum, variant] = sound
         return sound
 
     def _time(self, seconds: float) -> Mono:

@@ -39,6 +39,7 @@ class Plan:
     melody_scale: tuple[int, ...]
     progressions: tuple[str, str]  # A sections (and intro, outro), B sections (and break)
     seconds: float
+    groove: int = 0  # which of the palette's grooves the drums play
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,14 @@ from scipy.fft import irfft, next_fast_len, rfft
 from radio.audio import PLAYOUT_RATE, Samples
 from radio.errors import GeneratorError
 from radio.generators.base import GeneratedAudio, GenerationRequest
-from radio.generators.synth.drums import DrumKit, Kit
+from radio.generators.synth.drums import VARIANT_TUNES, DrumKit, Kit
 from radio.generators.synth.form import Plan
 from radio.generators.synth.palettes import Palette, palette_for
 from radio.generators.synth.score import Hit, Score, compose
 from radio.generators.synth.theory import (
     MODAL_VAMPS,
     SCALES,
+    TEMPO_RANGE,
     Key,
     parse_key,
     parse_progression,
@@ -44,6 +45,10 @@ LEVELS = {"drums": 1.2, "bass": 0.6, "chords": 0.4, "lead": 0.5, "extra": 0.3}
 SENDS = {"drums": 0.1, "bass": 0.02, "chords": 0.3, "lead": 0.3, "extra": 0.4}
 PANS = {"bass": 0.0, "lead": 0.12, "extra": -0.2, "chords": 0.0}
 WALTZ_WORDS = ("waltz", "minuet", "3/4")
+TEMPO_NUDGES = (-4.0, -3.0, -2.0, -1.0, 1.0, 2.0, 3.0, 4.0)
+# Draws of a plan before giving up on avoiding the station's used ones; past half of
+# them a tempo the prompt gave may move a few BPM, when nothing else is left to change.
+REDRAWS = 24
 # A unit-energy impulse spreads the send over seconds, so its tail sits well under the
 # dry sound; this brings the palette's reverb amounts (0.1-0.45) back to audible levels.
 REVERB_GAIN = 2.5
@@ -59,17 +64,22 @@ class SynthGenerator:
     max_batch = 1
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GeneratedAudio]:
-        return [self._one(request) for request in requests]
+        made: dict[str, set[str]] = {}  # a batch may hold several tracks of one station
+        out = []
+        for request in requests:
+            earlier = made.setdefault(request.station, set())
+            out.append(self._one(request, request.used_plans | earlier))
+            earlier.add(str(out[-1].parameters["fingerprint"]))
+        return out
 
     def close(self) -> None:
         """Nothing to release: tables are small module caches shared by every instance."""
 
-    def _one(self, request: GenerationRequest) -> GeneratedAudio:
+    def _one(self, request: GenerationRequest, used_plans: frozenset[str]) -> GeneratedAudio:
         if not np.isfinite(request.seconds) or request.seconds <= 0:
             raise GeneratorError(f"synth: track length must be positive, got {request.seconds}")
         try:
-            rng = np.random.Generator(np.random.PCG64(request.seed % 2**128))
-            plan, parameters = plan_track(request, rng)
+            plan, parameters, rng = plan_unused(request, used_plans)
             score = compose(plan, rng)
             parameters["form"] = " ".join(f"{s.label}:{s.bars}" for s in score.sections)
             samples = render(score, plan, rng)
@@ -80,10 +90,38 @@ class SynthGenerator:
         return GeneratedAudio(request, samples, PLAYOUT_RATE, parameters)
 
 
+def plan_unused(
+    request: GenerationRequest, used_plans: frozenset[str] | None = None
+) -> tuple[Plan, dict[str, object], np.random.Generator]:
+    """The seed's plan, or, when the station already has a track of that fingerprint,
+    the first unused one of a fixed series of redraws: the same seed and used set
+    always give the same plan. The rng comes back to compose with. `used_plans` stands
+    in for the request's own."""
+    used = request.used_plans if used_plans is None else used_plans
+    rng = np.random.Generator(np.random.PCG64(request.seed % 2**128))
+    plan, parameters = plan_track(request, rng)
+    for attempt in range(1, REDRAWS + 1):
+        if parameters["fingerprint"] not in used:
+            break
+        rng = np.random.Generator(np.random.PCG64([request.seed % 2**128, attempt]))
+        plan, parameters = plan_track(request, rng, nudge=attempt > REDRAWS // 2)
+        parameters["redraws"] = attempt
+    return plan, parameters, rng
+
+
+def fingerprint(plan: Plan) -> str:
+    """Key, tempo, instruments and progressions: two tracks sharing all four are twins."""
+    ens = plan.ensemble
+    instruments = "/".join((*ens.leads, ens.chords, ens.bass, ens.extra or ""))
+    return "|".join((plan.key.name, f"{plan.tempo:g}", instruments, *plan.progressions))
+
+
 def plan_track(
-    request: GenerationRequest, rng: np.random.Generator
+    request: GenerationRequest, rng: np.random.Generator, nudge: bool = False
 ) -> tuple[Plan, dict[str, object]]:
-    """Everything the score needs, from params first, then prompt words, then the seed."""
+    """Everything the score needs, from params first, then prompt words, then the seed.
+
+    `nudge` moves the tempo a few BPM off the one asked for (a redraw's last resort)."""
     palette = palette_for(request.genre)
     prompt = request.prompt.lower()
     # Seeded choices are drawn even when params or words override them, so that giving a
@@ -98,6 +136,8 @@ def plan_track(
     given_tempo = parse_tempo(request.params.get("tempo", ""))
     given_key = parse_key(request.params.get("key", ""))
     tempo = given_tempo or seeded_tempo
+    if nudge:
+        tempo = min(max(tempo + float(rng.choice(TEMPO_NUDGES)), TEMPO_RANGE[0]), TEMPO_RANGE[1])
     key = given_key or seeded_key
     drawn = palette.ensembles[int(rng.integers(len(palette.ensembles)))]
     matching = [e for e in palette.ensembles if any(w.lower() in prompt for w in e.words)]
@@ -109,13 +149,24 @@ def plan_track(
     progressions = _progressions(palette, key, rng)
     scale = _melody_scale(palette, key, prompt)
     beats = 3 if any(word in prompt for word in WALTZ_WORDS) else 4
+    grooves = palette.grooves_at(tempo) or ()
+    groove = int(rng.integers(len(grooves))) if grooves else 0
     plan = Plan(
-        palette, ensemble, key, tempo, beats, drums, SCALES[scale], progressions, request.seconds
+        palette,
+        ensemble,
+        key,
+        tempo,
+        beats,
+        drums,
+        SCALES[scale],
+        progressions,
+        request.seconds,
+        groove,
     )
     parameters: dict[str, object] = {
         "palette": palette.name,
         "tempo": tempo,
-        "tempo_source": "params" if given_tempo else "seed",
+        "tempo_source": ("params" if given_tempo else "seed") + (", nudged" if nudge else ""),
         "key": key.name,
         "key_source": "params" if given_key else "seed",
         "meter": f"{beats}/4",
@@ -124,11 +175,13 @@ def plan_track(
         "progression_b": progressions[1],
         "melody_scale": scale,
         "drums": drums,
+        "groove": groove if drums and grooves else None,
         "lead": "/".join(ensemble.leads),
         "chords": ensemble.chords,
         "bass": ensemble.bass,
         "extra": ensemble.extra or "",
         "seed": request.seed,
+        "fingerprint": fingerprint(plan),
     }
     return plan, parameters
 
@@ -178,7 +231,7 @@ def render(score: Score, plan: Plan, rng: np.random.Generator) -> Samples:
         pan = PANS.get(note.part, 0.0) + note.pan
         mix.add(sound, round(note.time * RATE), gain, pan, SENDS[note.part], note.part == "lead")
     if score.hits:
-        _place_hits(score.hits, DrumKit(palette.kit or Kit(), rng), mix, levels["drums"])
+        _place_hits(score.hits, DrumKit(palette.kit or Kit(), rng), mix, levels["drums"], rng)
     if mix.lead is not None:
         _echo(mix.dry, mix.lead, palette.echo, plan.tempo)
     wet = np.float32(palette.reverb[1] * REVERB_GAIN)
@@ -216,14 +269,18 @@ class _Mix:
             self.lead[start:end] += piece
 
 
-def _place_hits(hits: list[Hit], kit: DrumKit, mix: _Mix, level: float) -> None:
-    """Each drum chokes its own last hit, as a re-struck skin does; hats choke open hats."""
+def _place_hits(
+    hits: list[Hit], kit: DrumKit, mix: _Mix, level: float, rng: np.random.Generator
+) -> None:
+    """Each drum chokes its own last hit, as a re-struck skin does; hats choke open hats.
+    Each hit plays one of the drum's round-robin variants, drawn at random."""
+    variants = rng.integers(len(VARIANT_TUNES), size=len(hits))
     starts: dict[str, list[int]] = {}
     for hit in hits:
         starts.setdefault(_choke_group(hit.drum), []).append(round(hit.time * RATE))
     for group in starts.values():
         group.sort()
-    for hit in hits:
+    for hit, variant in zip(hits, variants, strict=True):
         start = round(hit.time * RATE)
         if start >= mix.frames:
             continue
@@ -231,7 +288,8 @@ def _place_hits(hits: list[Hit], kit: DrumKit, mix: _Mix, level: float) -> None:
         following = bisect_right(stops, start)
         stop = stops[following] if following < len(stops) else mix.frames
         send = 0.2 if hit.drum in ("snare", "clap", "rim") else 0.1
-        sound = _choked(kit.sound(hit.drum), stop - start)
+        take = int(variant) % kit.takes(hit.drum)
+        sound = _choked(kit.sound(hit.drum, take), stop - start)
         mix.add(sound, start, hit.velocity * level, kit.pan(hit.drum), send)
 
 

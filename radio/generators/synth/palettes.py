@@ -47,11 +47,12 @@ class Palette:
     ensembles: tuple[Ensemble, ...]
     bass_patterns: tuple[str, str]
     kit: Kit | None = None
-    grooves: tuple[Groove, Groove] | None = None
-    slow_grooves: tuple[Groove, Groove] | None = None  # used below `slow_below` BPM
+    # Several grooves, each an (A sections, B sections) pair; a track plays one of them.
+    grooves: tuple[tuple[Groove, Groove], ...] | None = None
+    slow_grooves: tuple[tuple[Groove, Groove], ...] | None = None  # below `slow_below` BPM
     slow_below: float = 0.0
     intro_drums: tuple[str, ...] = ("hat", "ride", "shaker")
-    fill: str = ""  # "toms" | "snare": the last beat of a section
+    fill: str = "snare"  # "toms" | "snare": the instrument of section-end fills
     crash: bool = False
     accent: str | None = None  # a drum on section downbeats when there is no groove
     swing: float = 0.5  # where the off-beat lands inside its pair; 0.5 is straight
@@ -67,11 +68,20 @@ class Palette:
     drum_chance: float = 1.0
     levels: Mapping[str, float] = field(default_factory=dict)
 
+    def grooves_at(self, tempo: float) -> tuple[tuple[Groove, Groove], ...] | None:
+        """The grooves a track at `tempo` draws from: the slow ones below `slow_below`."""
+        if self.slow_grooves and tempo < self.slow_below:
+            return self.slow_grooves
+        return self.grooves
+
 
 ROCK_KIT = Kit(kick_click=0.35, drive=0.6, snare_decay=0.18)
 _ROCK = {"kick": "x.......x.x.....", "snare": "....x.......x...", "hat": "x.x.x.x.x.x.x.x."}
 _FOUR = {"kick": "x...x...x...x...", "snare": "....x.......x...", "hat": "x.x.x.x.x.x.x.x."}
+_DISCO = {**_FOUR, "hat": "xoxoxoxoxoxoxoxo", "openhat": "..x...x...x...x."}
 _SON_CLAVE = "x.....x.....x.......x...x......."
+_RUMBA_CLAVE = "x.....x......x......x...x......."
+_BOSSA_RIM = "x..x..x...x..x..x..x..x...x..x.."
 _SWING_COMP = ("x-.....x-.......", "..x-......x-....")
 _SKANK = ("..x...x...x...x.", "..x...x...x.x.x.")
 _BUBBLE = ".x.x..x..x.x..x."
@@ -104,9 +114,18 @@ PALETTES: dict[str, Palette] = {
         bass_patterns=("R---W---W---A---", "R---W---W---A-W-"),
         kit=Kit(kick_hz=(90.0, 55.0), kick_decay=0.25, kick_click=0.05, snare_decay=0.12),
         grooves=(
-            {"ride": "x...x.x.x...x.x.", "hat": "....x.......x...", "kick": "o.......o......."},
-            {"ride": "x...x.x.x...x.x.", "hat": "....x.......x...", "kick": "o...o...o...o...",
-             "snare": "......o....o..o."},
+            ({"ride": "x...x.x.x...x.x.", "hat": "....x.......x...", "kick": "o.......o......."},
+             {"ride": "x...x.x.x...x.x.", "hat": "....x.......x...", "kick": "o...o...o...o...",
+              "snare": "......o....o..o."}),
+            # Brushes: the snare carries the time, the ride only marks the quarters.
+            ({"snare": "o.o.o.o.o.o.o.o.", "hat": "....x.......x...", "kick": "o.......o......."},
+             {"ride": "x...x...x...x...", "snare": "o.o.o.o.o..oo.o.", "hat": "....x.......x...",
+              "kick": "o.....o.o......."}),
+            # Bebop: kick "bombs" and snare comping under the ride.
+            ({"ride": "x...x.x.x...x.x.", "hat": "....x.......x...", "snare": "...o.....o....o.",
+              "kick": "..........o....."},
+             {"ride": "x.x.x.x.x.x.x.x.", "hat": "....x.......x...", "snare": ".o....o..o..o...",
+              "kick": "o.....o.....o..."}),
         ),
         intro_drums=("ride", "hat"), swing=0.64, density=0.45, lead_range=(60, 82),
         reverb=(1.6, 0.22), humanize=0.008,
@@ -127,8 +146,18 @@ PALETTES: dict[str, Palette] = {
         ),
         bass_patterns=("R-R-R-R-R-R-R-R-", "R-R-R-R-R-R-5-8-"),
         kit=ROCK_KIT,
-        grooves=(_ROCK, {"kick": "x.....x.x.x.....", "snare": "....x.......x...",
-                         "ride": "x.x.x.x.x.x.x.x."}),
+        grooves=(
+            (_ROCK, {"kick": "x.....x.x.x.....", "snare": "....x.......x...",
+                     "ride": "x.x.x.x.x.x.x.x."}),
+            # Driving eighths on the kick, the hats opening on the "and" of four.
+            ({"kick": "x.x...x.x.x...x.", "snare": "....x.......x...", "hat": "x.x.x.x.x.x.x.o.",
+              "openhat": "..............x."},
+             {"kick": "x.x.x.x.x.x.x.x.", "snare": "....x.......x...",
+              "crash": "x.......x......."}),
+            # Syncopated: the kick anticipates beat three, a ghost snare before the backbeat.
+            ({"kick": "x......x..x.....", "snare": "....x..o....x...", "hat": "xxxxxxxxxxxxxxxx"},
+             {"kick": "x..x..x...x..x..", "snare": "....x.......x.o.", "ride": "x.x.x.x.x.x.x.x."}),
+        ),
         fill="toms", crash=True, melody="pentatonic", density=0.4, reverb=(1.2, 0.15),
         humanize=0.005,
     ),
@@ -150,9 +179,17 @@ PALETTES: dict[str, Palette] = {
         bass_patterns=("..R-..R-..R-..R-", "R.RR.RR.R.RR.R8."),
         kit=Kit(kick_hz=(120.0, 45.0), kick_decay=0.4, kick_click=0.15, hat_decay=0.03),
         grooves=(
-            {"kick": "x...x...x...x...", "clap": "....x.......x...", "hat": "..x...x...x...x."},
-            {"kick": "x...x...x...x...", "clap": "....x.......x...", "hat": "oxoxoxoxoxoxoxox",
-             "openhat": "..x...x...x...x."},
+            ({"kick": "x...x...x...x...", "clap": "....x.......x...", "hat": "..x...x...x...x."},
+             {"kick": "x...x...x...x...", "clap": "....x.......x...", "hat": "oxoxoxoxoxoxoxox",
+              "openhat": "..x...x...x...x."}),
+            # Techno: rolling sixteenth hats, a rim on the offbeat sixteenths.
+            ({"kick": "x...x...x...x...", "hat": "xoxoxoxoxoxoxoxo", "rim": "...x..x....x..x."},
+             {"kick": "x...x...x...x...", "clap": "....x.......x...", "hat": "xoxoxoxoxoxoxoxo",
+              "rim": "...x..x....x..x.", "openhat": "..x...x...x...x."}),
+            # Broken: a skipping kick under the four, shaker sixteenths.
+            ({"kick": "x.....x...x.....", "clap": "....x.......x...", "shaker": "xoxoxoxoxoxoxoxo"},
+             {"kick": "x...x...x...x.x.", "clap": "....x.......x..o", "hat": "..x...x...x...x.",
+              "shaker": "xoxoxoxoxoxoxoxo"}),
         ),
         intro_drums=("kick", "hat"), crash=True, density=0.3, lead_range=(64, 84),
         reverb=(1.8, 0.2), echo=0.25,
@@ -191,13 +228,28 @@ PALETTES: dict[str, Palette] = {
         kit=Kit(kick_hz=(170.0, 55.0), kick_decay=0.16, kick_click=0.7, snare_hz=220.0,
                 snare_decay=0.14, drive=1.5),
         grooves=(
-            {"kick": "xxxxxxxxxxxxxxxx", "snare": "....x.......x...", "hat": "x.x.x.x.x.x.x.x."},
-            {"kick": "x.x.x.x.x.x.x.x.", "snare": "..x...x...x...x.", "ride": "x.x.x.x.x.x.x.x."},
+            ({"kick": "xxxxxxxxxxxxxxxx", "snare": "....x.......x...", "hat": "x.x.x.x.x.x.x.x."},
+             {"kick": "x.x.x.x.x.x.x.x.", "snare": "..x...x...x...x.",
+              "ride": "x.x.x.x.x.x.x.x."}),
+            # Thrash skank beat: kick and snare alternate on the eighths.
+            ({"kick": "x...x...x...x...", "snare": "..x...x...x...x.", "hat": "x.x.x.x.x.x.x.x."},
+             {"kick": "xxxxxxxxxxxxxxxx", "snare": "....x.......x...",
+              "crash": "x.......x......."}),
+            # Gallop: the double kick in triplet-feel bursts.
+            ({"kick": "x.xxx.xxx.xxx.xx", "snare": "....x.......x...", "hat": "x.x.x.x.x.x.x.x."},
+             {"kick": "xxx.xxx.xxx.xxx.", "snare": "....x.......x...", "ride": "x...x...x...x..."}),
         ),
         # Doom and heavy metal below 120 BPM: half-time, the snare on three.
         slow_grooves=(
-            {"kick": "x.....x.x.......", "snare": "........x.......", "hat": "x...x...x...x..."},
-            {"kick": "x.x...x.x.x.....", "snare": "........x.......", "ride": "x.x.x.x.x.x.x.x."},
+            ({"kick": "x.....x.x.......", "snare": "........x.......", "hat": "x...x...x...x..."},
+             {"kick": "x.x...x.x.x.....", "snare": "........x.......",
+              "ride": "x.x.x.x.x.x.x.x."}),
+            ({"kick": "x.......x.x.....", "snare": "........x.......", "ride": "x.......x......."},
+             {"kick": "xx......xx......", "snare": "........x.......",
+              "crash": "x.......x......."}),
+            ({"kick": "x..x....x.......", "snare": "........x.....o.", "hat": "x.x.x.x.x.x.x.x."},
+             {"kick": "x.x.x...x.x.x...", "snare": "........x.......",
+              "ride": "x...x...x...x..."}),
         ),
         slow_below=120, fill="toms", crash=True, density=0.5, reverb=(1.0, 0.12),
         levels={"drums": 0.6, "chords": 0.6, "lead": 0.7},
@@ -218,9 +270,17 @@ PALETTES: dict[str, Palette] = {
         bass_patterns=("R--.R.5-..R-5-..", "R-.R..5-R--.3-5."),
         kit=Kit(kick_hz=(110.0, 50.0), kick_decay=0.35, snare_hz=240.0, snare_decay=0.1),
         grooves=(
-            {"kick": "........x.......", "rim": "........x.......", "hat": "x.x.x.x.x.x.x.x."},
-            {"kick": "x...x...x...x...", "rim": "........x.......", "hat": "..x...x...x...x.",
-             "openhat": "..............x."},
+            # One drop: kick and rim together on three.
+            ({"kick": "........x.......", "rim": "........x.......", "hat": "x.x.x.x.x.x.x.x."},
+             {"kick": "x...x...x...x...", "rim": "........x.......", "hat": "..x...x...x...x.",
+              "openhat": "..............x."}),
+            # Rockers: the kick on every beat, the hat on the off-beats.
+            ({"kick": "x...x...x...x...", "rim": "....x.......x...", "hat": "..x...x...x...x."},
+             {"kick": "x...x...x...x...", "snare": "....x.......x...", "hat": "xoxoxoxoxoxoxoxo"}),
+            # Steppers with a triplet-ish hat skip.
+            ({"kick": "x.......x.......", "rim": "....x.......x..o", "hat": "x.xxx.xxx.xxx.xx"},
+             {"kick": "x...x...x...x...", "rim": "........x.......", "hat": "x.xxx.xxx.xxx.xx",
+              "openhat": "......x.......x."}),
         ),
         intro_drums=("hat",), swing=0.56, melody="pentatonic", density=0.35, reverb=(2.0, 0.3),
         humanize=0.006, echo=0.4, levels={"drums": 1.6},
@@ -244,12 +304,22 @@ PALETTES: dict[str, Palette] = {
         bass_patterns=("R-----..5-----..", "R-..R-..5-..R-.."),
         kit=Kit(),
         grooves=(
-            {"conga_lo": "x.......x.......", "conga_hi": "..x...x.....x...",
-             "shaker": "x.x.x.x.x.x.x.x."},
-            {"conga_lo": "x..x..x...x.x...", "conga_hi": "..x.x..x.x..x.xx",
-             "shaker": "xoxoxoxoxoxoxoxo"},
+            ({"conga_lo": "x.......x.......", "conga_hi": "..x...x.....x...",
+              "shaker": "x.x.x.x.x.x.x.x."},
+             {"conga_lo": "x..x..x...x.x...", "conga_hi": "..x.x..x.x..x.xx",
+              "shaker": "xoxoxoxoxoxoxoxo"}),
+            # A maqsum-like doum-tek pattern on the hand drums.
+            ({"conga_lo": "x.....x...x.....", "conga_hi": "...x....x...x.x.",
+              "shaker": "x.x.x.x.x.x.x.x."},
+             {"conga_lo": "x.....x...x.....", "conga_hi": ".xx.x..xx.x.x.xx",
+              "rim": "x.......x.......", "shaker": "xoxoxoxoxoxoxoxo"}),
+            # A 12/8 bell over the four: the West African standard pattern, squeezed to 16ths.
+            ({"cowbell": "x.x.x.xx.x.x.x.x", "conga_lo": "x.......x.......",
+              "shaker": "x...x...x...x..."},
+             {"cowbell": "x.x.x.xx.x.x.x.x", "conga_lo": "x..x....x..x....",
+              "conga_hi": "....x.x.....x.x.", "shaker": "xoxoxoxoxoxoxoxo"}),
         ),
-        intro_drums=("shaker",),
+        intro_drums=("shaker",), fill="congas",
         scale_words={"middle eastern": "hijaz", "balkan": "hijaz",
                      "west african": "major pentatonic", "celtic": "major pentatonic"},
         density=0.5, reverb=(1.4, 0.22), humanize=0.01,
@@ -291,8 +361,17 @@ PALETTES: dict[str, Palette] = {
         kit=Kit(kick_hz=(100.0, 45.0), kick_decay=0.3, kick_click=0.1, snare_decay=0.12,
                 hat_decay=0.03, lowpass_hz=6000.0),
         grooves=(
-            {"kick": "x......x..x.....", "snare": "....x.......x...", "hat": "x.x.x.x.x.x.x.x."},
-            {"kick": "x.....x...x..x..", "snare": "....x.......x..o", "hat": "xoxoxoxoxoxoxoxo"},
+            ({"kick": "x......x..x.....", "snare": "....x.......x...", "hat": "x.x.x.x.x.x.x.x."},
+             {"kick": "x.....x...x..x..", "snare": "....x.......x..o",
+              "hat": "xoxoxoxoxoxoxoxo"}),
+            # Boom-bap with a lazy kick after the backbeat and a rim instead of a snare.
+            ({"kick": "x.........x..x..", "rim": "....x.......x...", "hat": "x.xxx.x.x.xxx.x."},
+             {"kick": "x..x......x.....", "snare": "....x.......x...",
+              "hat": "x.xxx.x.x.xxx.x.", "shaker": "..x...x...x...x."}),
+            # Half-time: the snare only on three, sparse hats.
+            ({"kick": "x.....x.........", "snare": "........x.......", "hat": "x...x...x...x..."},
+             {"kick": "x.....x...x.....", "snare": "........x......o",
+              "hat": "x.x.x.x.x.x.x.x."}),
         ),
         intro_drums=("hat",), swing=0.58, swing_16ths=True, density=0.3, lead_range=(62, 80),
         reverb=(1.5, 0.25), humanize=0.012, crackle=True,
@@ -319,8 +398,19 @@ PALETTES: dict[str, Palette] = {
     "blues": Palette(
         "blues", (66, 120), ("major",),
         major=("I7 I7 I7 I7 IV7 IV7 I7 I7 V7 IV7 I7 V7",
-               "I7 IV7 I7 I7 IV7 IV7 I7 I7 V7 IV7 I7 V7"),
-        minor=("i7 i7 i7 i7 iv7 iv7 i7 i7 bVI7 V7 i7 V7",),
+               # quick change: IV in bar two
+               "I7 IV7 I7 I7 IV7 IV7 I7 I7 V7 IV7 I7 V7",
+               # quick change, a passing diminished chord, I-IV-I-V turnaround
+               "I7 IV7 I7 I7 IV7 #ivdim I7 I7 V7 IV7 I7/IV7 I7/V7",
+               # jazz blues: ii-V in bars nine and ten, I-vi-ii-V turnaround
+               "I7 IV7 I7 I7 IV7 IV7 I7 VI7 ii7 V7 I7/vi7 ii7/V7",
+               # a ii-V into the IV, bVI7 standing in for the V
+               "I7 I7 I7 v7/I7 IV7 IV7 I7 I7 bVI7 V7 I7 V7",
+               # stop-time feel: V all of bar nine and ten, chromatic turnaround
+               "I7 I7 I7 I7 IV7 IV7 I7 I7 V7 V7 I7/bVII7 bVI7/V7"),
+        minor=("i7 i7 i7 i7 iv7 iv7 i7 i7 bVI7 V7 i7 V7",
+               "i7 iv7 i7 i7 iv7 iv7 i7 i7 bVI7 V7 i7/iv7 i7/V7",
+               "i7 i7 i7 i7 iv7 iv7 i7 bVI7 iim7b5 V7 i7/bVI7 iim7b5/V7"),
         ensembles=(
             Ensemble(("slide", "electric", "overdriven"), ("blues_guitar", "blues_guitar"),
                      "piano", "rhythm", ("..x-..x-..x-..x-", "x-.x-.x-.x-.x-..")),
@@ -332,8 +422,17 @@ PALETTES: dict[str, Palette] = {
         bass_patterns=("R-3-5-6-b-6-5-3-", "R---W---W---A---"),
         kit=Kit(kick_decay=0.3, snare_decay=0.18),
         grooves=(
-            {"kick": "x.......x.......", "snare": "....x.......x...", "hat": "x.x.x.x.x.x.x.x."},
-            {"kick": "x.....x.x.......", "snare": "....x.......x...", "ride": "x.x.x.x.x.x.x.x."},
+            ({"kick": "x.......x.......", "snare": "....x.......x...", "hat": "x.x.x.x.x.x.x.x."},
+             {"kick": "x.....x.x.......", "snare": "....x.......x...",
+              "ride": "x.x.x.x.x.x.x.x."}),
+            # Texas shuffle: the snare shuffles along with the hats.
+            ({"kick": "x.......x.......", "snare": "..o.x.o...o.x.o.", "hat": "x.x.x.x.x.x.x.x."},
+             {"kick": "x...x...x...x...", "snare": "..o.x.o...o.x.o.",
+              "ride": "x.x.x.x.x.x.x.x."}),
+            # Slow-blues backbeat with the kick walking into beat three.
+            ({"kick": "x.....x.x.....x.", "snare": "....x.......x...", "ride": "x...x.x.x...x.x."},
+             {"kick": "x.....x.x.....x.", "snare": "....x......ox...", "hat": "x.x.x.x.x.x.x.x.",
+              "openhat": "..............x."}),
         ),
         fill="snare", crash=True, swing=0.66, melody="blues", density=0.4, lead_range=(60, 81),
         reverb=(1.3, 0.2), humanize=0.01,
@@ -356,9 +455,18 @@ PALETTES: dict[str, Palette] = {
         bass_patterns=("R..8..R.8.R..5.b", "R.8.R.8..RR.5-8."),
         kit=Kit(kick_hz=(120.0, 50.0), kick_decay=0.25, snare_hz=200.0, snare_decay=0.13),
         grooves=(
-            {"kick": "x..x..x...x..x..", "snare": "....x..o.o..x..o", "hat": "xoxoxoxoxoxoxoxo"},
-            {"kick": "x.x...x..xx.....", "snare": "....x..o.o.ox...", "hat": "xoxoxoxoxoxoxox.",
-             "openhat": "..............x."},
+            ({"kick": "x..x..x...x..x..", "snare": "....x..o.o..x..o", "hat": "xoxoxoxoxoxoxoxo"},
+             {"kick": "x.x...x..xx.....", "snare": "....x..o.o.ox...", "hat": "xoxoxoxoxoxoxox.",
+              "openhat": "..............x."}),
+            # Break-beat: the kick doubles before three, ghost notes everywhere.
+            ({"kick": "x.x.......xx....", "snare": "....x..o.o..x.oo", "hat": "x.x.x.x.x.x.x.x."},
+             {"kick": "x.x.......x..x..", "snare": ".o..x..o.o.ox..o", "hat": "xxxxxxxxxxxxxxxx",
+              "openhat": "......x........."}),
+            # Disco-soul: four on the floor with the hats opening on the off-beats.
+            ({"kick": "x...x...x...x...", "snare": "....x.......x...", "hat": "x.x.x.x.x.x.x.x.",
+              "openhat": "..x...x...x...x."},
+             {"kick": "x...x...x...x...", "snare": "....x..o....x..o", "hat": "xoxoxoxoxoxoxoxo",
+              "openhat": "..x...x...x...x."}),
         ),
         fill="snare", swing=0.54, swing_16ths=True, melody="pentatonic", density=0.4,
         lead_range=(60, 82), reverb=(1.1, 0.16), humanize=0.006,
@@ -379,13 +487,23 @@ PALETTES: dict[str, Palette] = {
         bass_patterns=("......5-....N---", "R-....5-R-....5-"),
         kit=Kit(),
         grooves=(
-            {"clave": _SON_CLAVE, "conga_hi": "....x...........", "conga_lo": "............x.x.",
-             "shaker": "xoxoxoxoxoxoxoxo"},
-            {"clave": _SON_CLAVE, "conga_hi": "....x..x....x...", "conga_lo": "..x.........x.x.",
-             "cowbell": "x.x.x.x.x.x.x.x.", "kick": "...x.......x...."},
+            ({"clave": _SON_CLAVE, "conga_hi": "....x...........", "conga_lo": "............x.x.",
+              "shaker": "xoxoxoxoxoxoxoxo"},
+             {"clave": _SON_CLAVE, "conga_hi": "....x..x....x...", "conga_lo": "..x.........x.x.",
+              "cowbell": "x.x.x.x.x.x.x.x.", "kick": "...x.......x...."}),
+            # Rumba clave and a tumbao on the congas.
+            ({"clave": _RUMBA_CLAVE, "conga_hi": "..x...xx..x...xx", "conga_lo": "......x.......x.",
+              "shaker": "x.x.x.x.x.x.x.x."},
+             {"clave": _RUMBA_CLAVE, "conga_hi": "..x...xx..x...xx",
+              "conga_lo": "......x.......x.", "cowbell": "x...x...x...x...",
+              "kick": "...x.......x...."}),
+            # Bossa nova: rim on the clave, kick on one and three with pickups.
+            ({"rim": _BOSSA_RIM, "kick": "x..xx..xx..xx..x", "shaker": "xoxoxoxoxoxoxoxo"},
+             {"rim": _BOSSA_RIM, "kick": "x..xx..xx..xx..x", "hat": "x.x.x.x.x.x.x.x.",
+              "conga_lo": "............x.x."}),
         ),
-        intro_drums=("shaker", "clave"), density=0.45, lead_range=(62, 84), reverb=(1.2, 0.2),
-        humanize=0.008,
+        intro_drums=("shaker", "clave"), fill="congas", density=0.45, lead_range=(62, 84),
+        reverb=(1.2, 0.2), humanize=0.008,
     ),
     "folk": Palette(
         "folk", (80, 128), ("major", "mixolydian", "dorian"),
@@ -403,9 +521,16 @@ PALETTES: dict[str, Palette] = {
         bass_patterns=("R-----..5-----..", "R---5---R---5---"),
         kit=Kit(kick_decay=0.25, snare_decay=0.12),
         grooves=(
-            {"kick": "x.......x.......", "rim": "....x.......x...", "shaker": "x.x.x.x.x.x.x.x."},
-            {"kick": "x.....x.x.......", "snare": "....x.......x...",
-             "shaker": "xoxoxoxoxoxoxoxo"},
+            ({"kick": "x.......x.......", "rim": "....x.......x...", "shaker": "x.x.x.x.x.x.x.x."},
+             {"kick": "x.....x.x.......", "snare": "....x.......x...",
+              "shaker": "xoxoxoxoxoxoxoxo"}),
+            # Train beat: brushed sixteenths on the snare, accents on the backbeat.
+            ({"kick": "x.......x.......", "snare": "ooooXoooooooXooo"},
+             {"kick": "x...x...x...x...", "snare": "ooooXoooooooXooo", "hat": "x.x.x.x.x.x.x.x."}),
+            # Stomp and clap.
+            ({"kick": "x.......x.......", "clap": "....x.......x..."},
+             {"kick": "x.....x.x.......", "clap": "....x.......x...",
+              "shaker": "x.x.x.x.x.x.x.x."}),
         ),
         intro_drums=("shaker",), melody="pentatonic", density=0.45, reverb=(1.3, 0.2),
         humanize=0.01, drum_chance=0.6,
@@ -429,7 +554,17 @@ PALETTES: dict[str, Palette] = {
         bass_patterns=("R-R-R-R-R-R-R-R-", "R8R8R8R8R8R8R8R8"),
         kit=Kit(kick_hz=(130.0, 48.0), kick_decay=0.35, snare_gate=0.22, snare_decay=0.2,
                 hat_decay=0.04),
-        grooves=(_FOUR, {**_FOUR, "hat": "oxoxoxoxoxoxoxox", "openhat": "..x.......x....."}),
+        grooves=(
+            (_FOUR, {**_FOUR, "hat": "oxoxoxoxoxoxoxox", "openhat": "..x.......x....."}),
+            # Eighties pop-rock: kick on one and the "and" of two, big backbeat.
+            ({"kick": "x.....x.x.......", "snare": "....x.......x...", "hat": "x.x.x.x.x.x.x.x."},
+             {"kick": "x.....x.x.x.....", "snare": "....x.......x...",
+              "hat": "xxxxxxxxxxxxxxxx"}),
+            # Motorik drive with a clap doubling the backbeat.
+            ({"kick": "x.x...x.x.x...x.", "snare": "....x.......x...", "hat": "x.x.x.x.x.x.x.x."},
+             {"kick": "x.x...x.x.x...x.", "snare": "....x.......x...", "clap": "....x.......x...",
+              "hat": "oxoxoxoxoxoxoxox", "openhat": "..............x."}),
+        ),
         intro_drums=("hat",), fill="toms", crash=True, density=0.35, lead_range=(64, 86),
         reverb=(2.2, 0.28), echo=0.3,
     ),
@@ -444,7 +579,7 @@ FALLBACK = Palette(
                  ("x-x-x-x-x-x-x-x-", "x---x---x---x---"), extra="juno_pad"),
     ),
     bass_patterns=("R-R-R-R-5-5-R-R-", "R-R-R-R-R-R-5-8-"),
-    kit=ROCK_KIT, grooves=(_ROCK, _FOUR), fill="snare", crash=True,
+    kit=ROCK_KIT, grooves=((_ROCK, _FOUR), (_FOUR, _ROCK), (_DISCO, _FOUR)), crash=True,
 )
 
 # Other names a station might give its genre.

@@ -33,7 +33,33 @@ WALTZ_BASS = ("R-------5---", "R---5---8---")
 WALTZ_COMP = ("....x---x---", "x---x---x---")
 BASS_RANGE = (28, 47)
 STRUM_GAP = 0.012  # seconds between strings in a strum
-FILLS = {"toms": {"tom_hi": "xx..", "tom_lo": "..xX"}, "snare": {"snare": "oxxX"}}
+# Section-end fills, a few per instrument, each the length of its own last beats
+# (4 or 8 sixteenths); a fill is drawn per section end, so no two ends need match.
+FILLS: dict[str, tuple[dict[str, str], ...]] = {
+    "toms": (
+        {"tom_hi": "xx..", "tom_lo": "..xX"},
+        {"snare": "oo..", "tom_hi": "..x.", "tom_lo": "...X"},
+        {"tom_hi": "x.x.xx..", "tom_lo": "......xX"},
+        {"snare": "x.o.x.o.", "tom_hi": "....x...", "tom_lo": "......xX", "kick": "X......."},
+    ),
+    "snare": (
+        {"snare": "oxxX"},
+        {"snare": "x.xX"},
+        {"snare": "oooxoxxX"},
+        {"snare": "x..x..xX", "kick": "..x..x.."},
+    ),
+    "congas": (
+        {"conga_hi": "xx..", "conga_lo": "..xX"},
+        {"conga_hi": "x.xx", "conga_lo": ".x.."},
+        {"conga_hi": "x.x.xx..", "conga_lo": "...x..xX"},
+    ),
+}
+# An orchestra's accents: (where in the bar, how loud) of each stroke.
+ACCENTS = (((0.0, 1.0),), ((0.0, 1.0), (0.5, 0.55)), ((0.0, 1.0), (0.75, 0.4), (0.875, 0.6)))
+# Drums whose lines take an extra ghost note now and then, as a player's hands do.
+GHOSTED = ("snare", "hat", "rim", "shaker", "conga_hi")
+GHOST_CHANCE = 0.35  # per bar and line
+VELOCITY_SPREAD = 0.08  # humanised velocity: the spread of a hit's level around its mark
 
 
 @dataclass(frozen=True)
@@ -63,7 +89,7 @@ class Score:
 
 def compose(plan: Plan, rng: np.random.Generator) -> Score:
     sections, slots = plan_form(plan, rng)
-    composer = _Composer(plan, rng, Score(sections))
+    composer = _Composer(plan, rng, Score(sections), _dynamics(sections, rng))
     composer.bass(slots)
     composer.chords(slots)
     for note in melody(plan, sections, slots, rng):
@@ -73,8 +99,11 @@ def compose(plan: Plan, rng: np.random.Generator) -> Score:
 
 
 class _Composer:
-    def __init__(self, plan: Plan, rng: np.random.Generator, score: Score) -> None:
+    def __init__(
+        self, plan: Plan, rng: np.random.Generator, score: Score, dynamics: list[float]
+    ) -> None:
         self.plan, self.rng, self.score = plan, rng, score
+        self.dynamics = dynamics  # a level per bar: sections rise, fall and differ
         self.grid = grid_of(plan)
         self.palette, self.ensemble, self.key = plan.palette, plan.ensemble, plan.key
         self.waltz = plan.beats == 3
@@ -95,9 +124,14 @@ class _Composer:
         pan: float = 0.0,
         late: float = 0.0,
     ) -> None:
-        velocity *= float(self.rng.uniform(0.9, 1.0))
+        # Velocities stay within 0..1, the range a renderer maps to MIDI velocity.
+        velocity = min(1.0, velocity * float(self.rng.uniform(0.9, 1.0)) * self._level(step))
         when = self.time(step) + late
         self.score.notes.append(Note(part, voice, when, steps, midi, velocity, pan))
+
+    def _level(self, step: float) -> float:
+        bar = int(step // self.grid.bar_steps)
+        return self.dynamics[min(max(bar, 0), len(self.dynamics) - 1)]
 
     def bass(self, slots: list[Slot]) -> None:
         patterns = WALTZ_BASS if self.waltz else self.palette.bass_patterns
@@ -221,32 +255,61 @@ class _Composer:
             if palette.accent:  # an orchestra's timpani on the downbeats that open sections
                 starts = [s.start_bar for s in sections if s.label in ("A", "B", "outro")]
                 for bar in [*starts, bars - 1]:
-                    when = self.grid.time(bar * bar_steps)
-                    self.score.hits.append(Hit(palette.accent, when, 0.8))
+                    # A single stroke, or one answered later in the bar, drawn per accent.
+                    strokes = ACCENTS[int(self.rng.integers(len(ACCENTS)))]
+                    level = 0.8 * self.dynamics[bar] * float(self.rng.uniform(0.7, 1.0))
+                    for beat, weight in strokes if bar < bars - 1 else ((0.0, 1.0),):
+                        when = self.grid.time(bar * bar_steps + beat * bar_steps)
+                        self.score.hits.append(Hit(palette.accent, when, level * weight))
             return
-        grooves = palette.grooves
-        if palette.slow_grooves and self.plan.tempo < palette.slow_below:
-            grooves = palette.slow_grooves
+        grooves = palette.grooves_at(self.plan.tempo) or palette.grooves
+        pair = grooves[self.plan.groove % len(grooves)]
         for section in sections:
             if "drums" not in PARTS[section.label]:
                 continue
-            groove: Groove = WALTZ_GROOVE if self.waltz else grooves[section.label == "B"]
+            groove: Groove = WALTZ_GROOVE if self.waltz else pair[section.label == "B"]
             if section.label == "intro":
                 groove = {d: p for d, p in groove.items() if d in palette.intro_drums}
             for index in range(section.bars):
                 bar = section.start_bar + index
-                lines = dict(groove)
-                closing = index == section.bars - 1 and section.bars >= 4
+                lines = self._varied(groove, index)
+                closing = index == section.bars - 1 and section.bars >= 2
                 if bar == bars - 1 and section.label == "outro":
                     lines = {"kick": "x", "crash": "x"} if palette.crash else {"kick": "x"}
-                elif closing and palette.fill and section.label in ("A", "B"):
-                    lines = _with_fill(lines, palette.fill, bar_steps)
+                elif closing and section.label != "outro":
+                    lines = self._with_fill(lines, long=section.bars >= 8)
                 if index == 0 and palette.crash and section.label in ("A", "B", "outro"):
                     lines["crash"] = "x"
                 self._bar_of_drums(lines, bar, index, ENERGY[section.label])
 
+    def _varied(self, groove: Groove, index: int) -> dict[str, str]:
+        """The groove as a player plays it this bar: a ghost note here and there."""
+        bar_steps = self.grid.bar_steps
+        lines = dict(groove)
+        for drum, pattern in groove.items():
+            if drum not in GHOSTED or len(pattern) != bar_steps:
+                continue
+            if self.rng.random() < GHOST_CHANCE:
+                rests = [i for i, char in enumerate(pattern) if char == "." and i % 2]
+                if rests:
+                    at = int(self.rng.choice(rests))
+                    lines[drum] = pattern[:at] + "o" + pattern[at + 1 :]
+        return lines
+
+    def _with_fill(self, lines: dict[str, str], long: bool) -> dict[str, str]:
+        """Clear the last beat (or two) and roll into the next section."""
+        bar_steps = self.grid.bar_steps
+        fills = [f for f in FILLS[self.palette.fill] if long or len(next(iter(f.values()))) <= 4]
+        fill = fills[int(self.rng.integers(len(fills)))]
+        keep = bar_steps - len(next(iter(fill.values())))
+        out = {d: p[:keep] for d, p in lines.items() if len(p) == bar_steps and d != "crash"}
+        for drum, hits in fill.items():
+            out[drum] = out.get(drum, "." * bar_steps)[:keep] + hits
+        return {d: p.ljust(bar_steps, ".") for d, p in out.items()}
+
     def _bar_of_drums(self, lines: Groove, bar: int, index: int, energy: float) -> None:
         bar_steps = self.grid.bar_steps
+        level = energy * self.dynamics[bar]
         for drum, pattern in lines.items():
             # Two-bar patterns (a son clave) alternate halves; one letter means the downbeat.
             offset = (index % 2) * bar_steps if len(pattern) >= 2 * bar_steps else 0
@@ -254,8 +317,27 @@ class _Composer:
             for step in range(bar_steps):
                 char = bar_pattern[(offset + step) % len(bar_pattern)]
                 if char in VELOCITY:
-                    velocity = VELOCITY[char] * energy * float(self.rng.uniform(0.9, 1.0))
+                    spread = float(self.rng.normal(1.0, VELOCITY_SPREAD))
+                    velocity = min(1.0, VELOCITY[char] * level * min(max(spread, 0.75), 1.2))
                     self.score.hits.append(Hit(drum, self.time(bar * bar_steps + step), velocity))
+
+
+def _dynamics(sections: list[Section], rng: np.random.Generator) -> list[float]:
+    """A level per bar: each section a little louder or softer than the last time its kind
+    played, swelling through it; the intro grows and the outro falls away."""
+    levels: list[float] = []
+    for section in sections:
+        base = float(rng.uniform(0.88, 1.05))
+        for index in range(section.bars):
+            through = index / max(1, section.bars - 1)
+            if section.label == "intro":
+                swell = 0.85 + 0.15 * through
+            elif section.label == "outro":
+                swell = 1.0 - 0.12 * through
+            else:
+                swell = 0.94 + 0.08 * through
+            levels.append(base * swell)
+    return levels
 
 
 def _held(pattern: str, index: int) -> int:
@@ -264,15 +346,6 @@ def _held(pattern: str, index: int) -> int:
     while index + held < len(pattern) and pattern[index + held] == "-":
         held += 1
     return held
-
-
-def _with_fill(lines: Groove, fill: str, bar_steps: int) -> dict[str, str]:
-    """Clear the last beat and roll into the next section on snare or toms."""
-    keep = bar_steps - 4
-    out = {d: p[:keep] + "...." for d, p in lines.items() if len(p) == bar_steps}
-    for drum, hits in FILLS[fill].items():
-        out[drum] = out.get(drum, "." * bar_steps)[:keep] + hits
-    return out
 
 
 def _clamp(midi: int, low: int, high: int) -> int:
