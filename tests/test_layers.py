@@ -16,7 +16,14 @@ from tests.support import REPO
 
 FLOORS = {
     "values": ("radio.tracks", "radio.audio", "radio.errors", "radio.settings"),
-    "leaves": ("radio.icy", "radio.broadcast", "radio.encoder", "radio.catalog", "radio.lineup"),
+    "leaves": (
+        "radio.icy",
+        "radio.broadcast",
+        "radio.encoder",
+        "radio.hls",
+        "radio.catalog",
+        "radio.lineup",
+    ),
     "stages": (
         "radio.generators",
         "radio.prepare",
