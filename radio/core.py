@@ -27,6 +27,7 @@ from radio.broadcast import Broadcast
 from radio.catalog import CatalogWriter
 from radio.errors import NotFound
 from radio.generators import Generator
+from radio.hls import HlsStream
 from radio.lineup.dayparts import daypart_at
 from radio.lineup.stations import Daypart, Station, StationsConfig
 from radio.playout import Pacing, Playout
@@ -68,10 +69,11 @@ Observer = Callable[[Happening], None]
 
 @dataclass
 class OnAir:
-    """One station on air: its broadcast ring and its playout loop."""
+    """One station on air: its broadcast ring, its HLS segments and its playout loop."""
 
     station: Station
     broadcast: Broadcast
+    hls: HlsStream
     playout: Playout
     task: asyncio.Task[None] | None = None
     started: float = field(default_factory=time.time)
@@ -199,7 +201,8 @@ class Radio:
             self.settings.queue_limit_bytes,
             on_listeners=lambda: self.tell(ListenersChanged(station_id)),
         )
-        on_air = OnAir(station, broadcast, self._playout(station, broadcast))
+        hls = HlsStream()
+        on_air = OnAir(station, broadcast, hls, self._playout(station, broadcast, hls))
         self.on_air[station_id] = on_air
         self._run_playout(on_air)
         return on_air
@@ -213,6 +216,7 @@ class Radio:
             on_air.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await on_air.task
+        await on_air.hls.close()
 
     async def apply_lineup(self, lineup: StationsConfig) -> None:
         """Switch to a new, already validated lineup without a restart.
@@ -259,7 +263,7 @@ class Radio:
 
     # -- playout --------------------------------------------------------------------
     def _playout(
-        self, station: Station, broadcast: Broadcast, pacing: Pacing | None = None
+        self, station: Station, broadcast: Broadcast, hls: HlsStream, pacing: Pacing | None = None
     ) -> Playout:
         station_id = station.id
         return Playout(
@@ -269,6 +273,7 @@ class Radio:
             broadcast,
             on_start=lambda: self.tell(TrackStarted(station_id)),
             pacing=pacing,
+            hls=hls,
         )
 
     def _run_playout(self, on_air: OnAir, delay: float = 0.0) -> None:
@@ -293,5 +298,5 @@ class Radio:
         log.error("%s: playout crashed; restarting", on_air.station.id, exc_info=task.exception())
         if self.on_air.get(on_air.station.id) is on_air:
             pacing = on_air.playout.pacing
-            on_air.playout = self._playout(on_air.station, on_air.broadcast, pacing)
+            on_air.playout = self._playout(on_air.station, on_air.broadcast, on_air.hls, pacing)
             self._run_playout(on_air, RESTART_DELAY_SECONDS)

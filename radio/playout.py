@@ -28,6 +28,7 @@ from radio.backlog import Backlog
 from radio.broadcast import Broadcast
 from radio.catalog import Catalog, CatalogWriter
 from radio.encoder import Mp3Encoder
+from radio.hls import HlsStream
 from radio.lineup.stations import Station
 from radio.tracks import Track
 
@@ -213,8 +214,10 @@ class Playout:
         broadcast: Broadcast,
         on_start: Callable[[], None] = lambda: None,
         pacing: Pacing | None = None,
+        hls: HlsStream | None = None,
     ) -> None:
         self.station = station
+        self.hls = hls  # cut into HLS segments from the same MP3, no second encoder
         self.backlog = backlog
         self.catalog = catalog
         self.broadcast = broadcast
@@ -308,7 +311,11 @@ class Playout:
                 if due > 0:
                     data, marks, given_back = await asyncio.to_thread(self._render_encoded, due)
                     base = self.broadcast.head
-                    self._publish(data, [(i, self.stream_title(track)) for i, track in marks])
+                    titles = [(i, self.stream_title(track)) for i, track in marks]
+                    self._publish(data, titles)
+                    # The epoch second this chunk's first sample is due on the station's clock.
+                    due_at = time.time() + pacing.clock + pacing.sent / PLAYOUT_RATE - loop.time()
+                    self._publish_hls(data, titles, due_at)
                     pacing.sent += due
                     for index, track in marks:  # a mark is the byte where its track begins
                         self._on_air(track, base + index)
@@ -330,6 +337,14 @@ class Playout:
             self.broadcast.publish(data, marks)
         except Exception as exc:  # the station stays on air whatever one output does
             self.warnings.warn("output", "output failed, chunk dropped: %r", exc)
+
+    def _publish_hls(self, data: bytes, titles: list[tuple[int, str]], due_at: float) -> None:
+        if self.hls is None:
+            return
+        try:
+            self.hls.feed(data, titles, due_at)
+        except Exception as exc:  # HLS loses a chunk; the mount and the clock carry on
+            self.warnings.warn("hls", "HLS failed, chunk dropped: %r", exc)
 
     def _close_mixer(self) -> None:
         with self._mixing:

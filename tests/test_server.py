@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from radio.server.mounts import icecast_sources
 from tests.support import REPO, StartServer, on_air, short_lineup, wait_until
 
 # What a real Icecast 2.4.4 served as status-json.xsl (recorded in shared/reference).
@@ -44,21 +45,27 @@ async def test_status_json_matches_icecast_schema(start_server: StartServer) -> 
     stats, reference = body["icestats"], REFERENCE["icestats"]
     assert set(stats) == set(reference)
     ours = stats["source"]
-    assert isinstance(ours, list) and len(ours) == 2
+    assert isinstance(ours, list) and len(ours) == 4  # each station's MP3 mount and HLS
     full_reference = reference["source"][2]  # the mount that has audio info
     for source in ours:
         assert set(source) == set(full_reference) | {"slow_listeners"}  # admin/stats.xml has it
-        assert source["listenurl"].endswith(("/stream/jazz.mp3", "/stream/metal.mp3"))
-        assert " - " in source["title"]
-        assert source["server_type"] == "audio/mpeg" and source["dummy"] is None
+        assert list(source)[-1] == "dummy" and source["dummy"] is None
+    assert [(s["listenurl"].split("/", 3)[3], s["server_type"]) for s in ours] == [
+        ("stream/jazz.mp3", "audio/mpeg"),
+        ("hls/jazz/live.m3u8", "application/vnd.apple.mpegurl"),
+        ("stream/metal.mp3", "audio/mpeg"),
+        ("hls/metal/live.m3u8", "application/vnd.apple.mpegurl"),
+    ]
+    assert all(" - " in source["title"] for source in ours[::2])
     assert stats["server_start_iso8601"][-5:] == "+0000"
 
 
-async def test_single_source_is_an_object_as_in_icecast(start_server: StartServer) -> None:
-    one = short_lineup().split("[[stations]]")
-    client, _ = await start_server("[[stations]]".join(one[:2]))
-    body = await (await client.get("/status-json.xsl")).json()
-    assert isinstance(body["icestats"]["source"], dict)
+def test_single_source_is_an_object_as_in_icecast() -> None:
+    # Every station lists two sources now (its MP3 mount and HLS), so the quirk is
+    # checked where it is kept.
+    assert icecast_sources([{"listeners": 1}]) == {"source": {"listeners": 1}}
+    assert icecast_sources([{}, {}]) == {"source": [{}, {}]}
+    assert icecast_sources([]) == {}
 
 
 async def test_playlists(start_server: StartServer) -> None:

@@ -14,7 +14,7 @@ from aiohttp import web
 from radio.core import OnAir
 from radio.icy import METAINT
 from radio.server.keys import RADIO, SETTINGS
-from radio.server.shapes import base_url, mount_url, server_address
+from radio.server.shapes import HLS_TYPE, base_url, hls_url, mount_url, server_address
 
 SEND_BUFFER_BYTES = 64 * 1024
 SESSION = re.compile(r"[A-Za-z0-9_-]{8,64}")  # a player's own id for its connection
@@ -136,34 +136,66 @@ def _iso(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(epoch))
 
 
+def _source(request: web.Request, on_air: OnAir) -> dict[str, Any]:
+    """The MP3 mount's source entry, with Icecast 2.4's keys (see shared/reference)."""
+    station, broadcast = on_air.station, on_air.broadcast
+    source: dict[str, Any] = {
+        "audio_info": f"ice-samplerate=44100;ice-bitrate={station.bitrate};ice-channels=2",
+        "bitrate": station.bitrate,
+        "genre": station.genre,
+        "ice-bitrate": station.bitrate,
+        "ice-channels": 2,
+        "ice-samplerate": 44100,
+        "listener_peak": broadcast.peak_listeners,
+        "listeners": len(broadcast.listeners),
+        "slow_listeners": broadcast.slow_listeners,
+        "listenurl": mount_url(base_url(request), station.id),
+        "server_description": station.description,
+        "server_name": station.name,
+        "server_type": "audio/mpeg",
+        "server_url": base_url(request) + "/",
+        "stream_start": _rfc822(on_air.started),
+        "stream_start_iso8601": _iso(on_air.started),
+    }
+    if broadcast.title:
+        source["title"] = broadcast.title
+    source["dummy"] = None  # Icecast 2.4's XSL leaves this null key in every source
+    return source
+
+
+def _hls_source(request: web.Request, on_air: OnAir) -> dict[str, Any]:
+    """HLS as a source of its own, as Icecast lists each mount: tools that add up
+    `listeners` over the sources get every listener once, and the MP3 mount's own
+    count stays what its listenurl serves."""
+    hls = on_air.hls
+    source = _source(request, on_air)
+    source.update(
+        listener_peak=hls.listeners.peak,
+        listeners=hls.listeners.count(time.monotonic()),
+        slow_listeners=0,  # a slow HLS client only fetches late; it holds nothing here
+        listenurl=hls_url(base_url(request), on_air.station.id),
+        server_type=HLS_TYPE,
+    )
+    source.pop("title", None)
+    if hls.title:
+        source["title"] = hls.title
+    source["dummy"] = source.pop("dummy")  # keep Icecast's key order: dummy last
+    return source
+
+
+def icecast_sources(sources: list[dict[str, Any]]) -> dict[str, Any]:
+    """Icecast quirk: one source is an object, several are a list, none omits the key."""
+    if len(sources) == 1:
+        return {"source": sources[0]}
+    return {"source": sources} if sources else {}
+
+
 async def status_json(request: web.Request) -> web.Response:
     """/status-json.xsl in Icecast 2.4's schema, quirks included (see shared/reference)."""
     radio = request.app[RADIO]
     sources: list[dict[str, Any]] = []
     for on_air in radio.on_air.values():
-        station, broadcast = on_air.station, on_air.broadcast
-        source: dict[str, Any] = {
-            "audio_info": f"ice-samplerate=44100;ice-bitrate={station.bitrate};ice-channels=2",
-            "bitrate": station.bitrate,
-            "genre": station.genre,
-            "ice-bitrate": station.bitrate,
-            "ice-channels": 2,
-            "ice-samplerate": 44100,
-            "listener_peak": broadcast.peak_listeners,
-            "listeners": len(broadcast.listeners),
-            "slow_listeners": broadcast.slow_listeners,
-            "listenurl": mount_url(base_url(request), station.id),
-            "server_description": station.description,
-            "server_name": station.name,
-            "server_type": "audio/mpeg",
-            "server_url": base_url(request) + "/",
-            "stream_start": _rfc822(on_air.started),
-            "stream_start_iso8601": _iso(on_air.started),
-        }
-        if broadcast.title:
-            source["title"] = broadcast.title
-        source["dummy"] = None  # Icecast 2.4's XSL leaves this null key in every source
-        sources.append(source)
+        sources += [_source(request, on_air), _hls_source(request, on_air)]
     icestats: dict[str, Any] = {
         "admin": "icemaster@localhost",
         "host": server_address(request).rsplit(":", 1)[0].strip("[]"),
@@ -171,10 +203,6 @@ async def status_json(request: web.Request) -> web.Response:
         "server_id": SERVER_ID,
         "server_start": _rfc822(radio.started),
         "server_start_iso8601": _iso(radio.started),
+        **icecast_sources(sources),
     }
-    # Icecast quirk: one source is an object, several are a list, none omits the key.
-    if len(sources) == 1:
-        icestats["source"] = sources[0]
-    elif sources:
-        icestats["source"] = sources
     return web.json_response({"icestats": icestats})

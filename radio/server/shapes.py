@@ -41,8 +41,24 @@ def server_address(request: web.Request) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+HLS_TYPE = "application/vnd.apple.mpegurl"
+
+
 def mount_url(base: str, station_id: str, kind: str = "mp3") -> str:
     return f"{base}/stream/{station_id}.{kind}"
+
+
+def hls_url(base: str, station_id: str) -> str:
+    return f"{base}/hls/{station_id}/live.m3u8"
+
+
+def listeners(on_air: OnAir) -> JSON:
+    """Listeners now, by how they listen: the MP3 mount's connections and the distinct
+    HLS clients that fetched a segment lately (radio/hls.py)."""
+    return {
+        "mp3": len(on_air.broadcast.listeners),
+        "hls": on_air.hls.listeners.count(time.monotonic()),
+    }
 
 
 def byte_rate(on_air: OnAir) -> int:
@@ -75,15 +91,20 @@ def now_playing(on_air: OnAir) -> JSON | None:
 
 def station_summary(base: str, radio: Radio, on_air: OnAir) -> JSON:
     station = on_air.station
+    by_format = listeners(on_air)
     return {
         "id": station.id,
         "name": station.name,
         "genre": station.genre,
         "description": station.description,
         "bitrate": station.bitrate,
-        "stream": {kind: mount_url(base, station.id, kind) for kind in ("mp3", "m3u", "pls")},
+        "stream": {
+            **{kind: mount_url(base, station.id, kind) for kind in ("mp3", "m3u", "pls")},
+            "hls": hls_url(base, station.id),
+        },
         "now_playing": now_playing(on_air),
-        "listeners": len(on_air.broadcast.listeners),
+        "listeners": sum(by_format.values()),
+        "listeners_by_format": by_format,
         "listener_peak": on_air.broadcast.peak_listeners,
         "backlog_seconds": round(radio.seconds_ahead(station.id), 2),
         "backlog_target_seconds": target(station),
