@@ -115,12 +115,14 @@ class HlsListeners:
         self.peak = 0
 
     def seen(self, client: str, now: float) -> bool:
-        """Note a segment fetch; True when it is a listener not counted a moment ago."""
+        """Note a segment fetch; True when the count changed since the last fetch (a
+        new client, or others that stopped fetching): the moment to tell."""
+        before = len(self._seen)
         new = now - self._seen.get(client, -math.inf) > self.window
         self._seen[client] = now
-        if new:
-            self.peak = max(self.peak, self.count(now))
-        return new
+        count = self.count(now)
+        self.peak = max(self.peak, count)
+        return new or count != before
 
     def count(self, now: float) -> int:
         stale = [client for client, last in self._seen.items() if now - last > self.window]

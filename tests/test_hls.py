@@ -171,7 +171,10 @@ def test_listeners_are_distinct_clients_seen_within_two_segments() -> None:
     assert not listeners.seen("10.0.0.1 VLC", 102.0)  # the same player, next segment
     assert listeners.seen("10.0.0.1 Safari", 102.5)
     assert listeners.count(103.0) == 2
-    assert listeners.count(102.0 + listeners.window + 0.1) == 1  # VLC stopped fetching
+    assert not listeners.seen("10.0.0.1 Safari", 104.0)
+    later = 102.0 + listeners.window + 0.1
+    assert listeners.seen("10.0.0.1 Safari", later)  # VLC stopped fetching: a change to tell
+    assert listeners.count(later) == 1
     assert listeners.count(200.0) == 0
     assert listeners.peak == 2
 

@@ -83,7 +83,7 @@ class EventHub:
 
     def _publish_counts(self) -> None:
         self._counts_due = None
-        counts = {sid: len(a.broadcast.listeners) for sid, a in self.radio.on_air.items()}
+        counts = {sid: sum(shapes.listeners(a).values()) for sid, a in self.radio.on_air.items()}
         if counts != self._counts:
             self._counts = counts
             self.publish("listeners", counts)

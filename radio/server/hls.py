@@ -12,6 +12,7 @@ import time
 
 from aiohttp import web
 
+from radio.core import ListenersChanged
 from radio.errors import NotFound
 from radio.hls import SEGMENT_SECONDS, HlsStream, playlist
 from radio.server.keys import RADIO
@@ -53,7 +54,10 @@ async def segment(request: web.Request) -> web.Response:
         )
     if request.method == "GET":
         client = f"{request.remote} {request.headers.get('User-Agent', '')}"
-        hls.listeners.seen(client, time.monotonic())
+        if hls.listeners.seen(client, time.monotonic()):
+            # Told at a fetch: a client that stops fetching is noticed at the next one.
+            radio = request.app[RADIO]
+            radio.tell(ListenersChanged(request.match_info["station"]))
     return web.Response(
         body=found.data, content_type=SEGMENT_TYPE, headers={"Cache-Control": SEGMENT_CACHE}
     )
