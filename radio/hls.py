@@ -19,7 +19,7 @@ import asyncio
 import io
 import logging
 import math
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -111,7 +111,9 @@ class HlsListeners:
 
     def __init__(self, window: float = LISTENER_SECONDS) -> None:
         self.window = window
-        self._seen: dict[str, float] = {}
+        # Oldest fetch first, so the stale are pruned from the front: a fetch costs O(1)
+        # however many thousands of clients there are.
+        self._seen: OrderedDict[str, float] = OrderedDict()
         self.peak = 0
 
     def seen(self, client: str, now: float) -> bool:
@@ -120,14 +122,14 @@ class HlsListeners:
         before = len(self._seen)
         new = now - self._seen.get(client, -math.inf) > self.window
         self._seen[client] = now
+        self._seen.move_to_end(client)
         count = self.count(now)
         self.peak = max(self.peak, count)
         return new or count != before
 
     def count(self, now: float) -> int:
-        stale = [client for client, last in self._seen.items() if now - last > self.window]
-        for client in stale:
-            del self._seen[client]
+        while self._seen and now - next(iter(self._seen.values())) > self.window:
+            self._seen.popitem(last=False)
         return len(self._seen)
 
 
@@ -209,6 +211,9 @@ class HlsStream:
             data = await asyncio.to_thread(mux_segment, frames, first, titles)
         except Exception as exc:  # HLS loses one segment; the station stays on air
             log.warning("HLS segment %d not muxed: %r", sequence, exc)
+            # A playlist numbers its segments one by one from the first: one missing
+            # would shift every number after it. The window starts again past the hole.
+            self.segments.clear()
             return
         seconds = len(frames) * SAMPLES_PER_FRAME / PLAYOUT_RATE
         self.segments.append(Segment(sequence, data, seconds, starts_at))
