@@ -41,6 +41,13 @@ WINDOW_SEGMENTS = 24  # 62.7 s in the playlist: at least a minute, so players ma
 KEPT_SEGMENTS = WINDOW_SEGMENTS + 4
 LISTENER_SECONDS = 2 * SEGMENT_SECONDS  # a client that fetched a segment this recently listens
 MPEG_TICKS = 90_000  # MPEG-TS timestamps count a 90 kHz clock
+# libavformat's defaults as a library (no muxing delay; tables ten times a second) put
+# each 418-byte frame in a PES of its own, three TS packets, and 50 table packets in a
+# segment: 67 kB for 42 kB of audio. Letting frames gather into PES packets of about
+# 2.9 kB (its pes_payload_size) for up to 0.7 s, as the ffmpeg command line does, and
+# writing the tables once at the head of each segment (every segment is a file of its
+# own, so a player always starts there) costs only TS's own packet overhead.
+MUXER_OPTIONS = {"max_delay": "700000", "pat_period": "3600", "sdt_period": "3600"}
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,7 @@ def mux_segment(
     """MPEG-TS holding `frames` (whole MP3 frames, the stream's frames `first_frame` on)
     and a timed ID3 tag for each (frame index within them, title)."""
     out = io.BytesIO()
-    with av.open(out, "w", format="mpegts") as container:
+    with av.open(out, "w", format="mpegts", container_options=MUXER_OPTIONS) as container:
         # Timestamps are given in the muxer's own 90 kHz clock: PyAV hands a muxed
         # stream's packets over unscaled.
         audio = container.add_mux_stream("mp3", rate=PLAYOUT_RATE)

@@ -19,6 +19,7 @@ from mutagen.id3 import ID3
 from radio.encoder import Mp3Encoder
 from radio.hls import (
     KEPT_SEGMENTS,
+    MUXER_OPTIONS,
     SEGMENT_FRAMES,
     SEGMENT_SECONDS,
     WINDOW_SEGMENTS,
@@ -30,6 +31,8 @@ from radio.hls import (
     split_frames,
 )
 from tests.support import RATE, StartServer, on_air, wait_until
+
+MUX_DELAY = 2 * int(MUXER_OPTIONS["max_delay"]) * 90000 // 1_000_000
 
 # An MPEG-1 Layer III header, 128 kbps, 44.1 kHz, no padding: a 417-byte frame.
 FAKE_FRAME = bytes.fromhex("fffb9000") + bytes(413)
@@ -101,10 +104,13 @@ async def test_a_segment_is_mp3_in_mpegts_with_timed_id3(tmp_path: Path) -> None
     tags = [p for p in packets if p["codec_type"] == "data"]
     assert len(audio) == SEGMENT_FRAMES
     # Timestamps carry on from the stream's frame 500, so segments play back to back;
-    # each tag sits at the frame its track starts on.
-    first = 500 * 1152 * 90000 // RATE
-    assert [int(t["pts"]) for t in tags] == [first, (540 * 1152 * 90000) // RATE]
+    # each tag sits at the frame its track starts on. (The muxer adds twice its
+    # max_delay to every timestamp alike.)
+    first = 500 * 1152 * 90000 // RATE + MUX_DELAY
+    assert [int(t["pts"]) for t in tags] == [first, 540 * 1152 * 90000 // RATE + MUX_DELAY]
     assert int(audio[0]["pts"]) == first
+    # Frames gather into PES packets: TS costs little over the MP3 itself.
+    assert path.stat().st_size < 1.15 * sum(len(f) for f in frames)
     assert [str(ID3(io.BytesIO(id3_title(t)))["TIT2"]) for t in ("é ü",)] == ["é ü"]
 
 
@@ -161,7 +167,7 @@ async def test_titles_open_every_segment_and_mark_each_track_start(tmp_path: Pat
     probe = await ffprobe(path, "-show_packets", "-select_streams", "d")
     packets = probe["packets"]
     assert isinstance(packets, list)
-    assert int(packets[1]["pts"]) == 130 * 1152 * 90000 // RATE
+    assert int(packets[1]["pts"]) == 130 * 1152 * 90000 // RATE + MUX_DELAY
 
 
 def test_listeners_are_distinct_clients_seen_within_two_segments() -> None:
