@@ -195,6 +195,7 @@ async def test_hls_requests_and_their_errors(start_server: StartServer) -> None:
     assert live.content_type == "application/vnd.apple.mpegurl"
     assert live.headers["Cache-Control"] == "public, max-age=1"
     assert live.headers["Access-Control-Allow-Origin"] == "*"
+    assert live.headers["Content-Encoding"] == "gzip"  # aiohttp's client accepts it
     names = [line for line in (await live.text()).splitlines() if line.endswith(".ts")]
     segment = await client.get(f"/hls/jazz/{names[0]}")
     assert segment.status == 200 and segment.content_type == "video/mp2t"

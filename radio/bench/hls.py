@@ -45,8 +45,10 @@ async def _play_hls(base: str, station: str, seconds: float) -> dict[str, Any]:
             async with session.get(url) as response:
                 text = await response.text()
                 headers += _header_bytes(response.raw_headers)
+                # What crossed the wire: gzipped where the server compressed it.
+                wire = int(response.headers.get("Content-Length", len(text.encode())))
             counts["playlists"] += 1
-            counts["playlist_bytes"] += len(text.encode())
+            counts["playlist_bytes"] += wire
             sequences = [int(s) for s in re.findall(r"(?m)^(\d+)\.ts$", text)]
             target = float(re.search(r"#EXT-X-TARGETDURATION:(\d+)", text)[1])  # type: ignore[index]
             wanted = sequences[-3:] if not fetched else [s for s in sequences if s > max(fetched)]

@@ -30,11 +30,15 @@ def _hls(request: web.Request) -> HlsStream:
 async def live(request: web.Request) -> web.Response:
     """GET/HEAD /hls/<id>/live.m3u8: the last minute or so of segments."""
     hls = _hls(request)
-    return web.Response(
+    response = web.Response(
         text=playlist(hls.playlist_segments),
         content_type=HLS_TYPE,
-        headers={"Cache-Control": PLAYLIST_CACHE},
+        headers={"Cache-Control": PLAYLIST_CACHE, "Vary": "Accept-Encoding"},
     )
+    # Every player fetches it every few seconds and it is repetitive text: gzip takes
+    # it from about 1.9 kB to a fifth of that, where the client accepts it.
+    response.enable_compression()
+    return response
 
 
 async def segment(request: web.Request) -> web.Response:
