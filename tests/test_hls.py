@@ -196,6 +196,9 @@ async def test_hls_requests_and_their_errors(start_server: StartServer) -> None:
     assert live.headers["Cache-Control"] == "public, max-age=1"
     assert live.headers["Access-Control-Allow-Origin"] == "*"
     assert live.headers["Content-Encoding"] == "gzip"  # aiohttp's client accepts it
+    plain = await client.get("/hls/jazz/live.m3u8", headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers
+    assert (await plain.text()).startswith("#EXTM3U\n")
     names = [line for line in (await live.text()).splitlines() if line.endswith(".ts")]
     segment = await client.get(f"/hls/jazz/{names[0]}")
     assert segment.status == 200 and segment.content_type == "video/mp2t"
