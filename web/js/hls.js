@@ -21,6 +21,7 @@ export class HlsSource {
     this.onTitle = onTitle; // (title) for each TIT2 as it is heard
     this.onFatal = onFatal; // (reason) when hls.js gives up; the player reconnects
     this.hls = null;
+    this.attaching = 0; // bumped by every attach and detach, so a late import is dropped
     this.watched = new WeakSet();
     audio.textTracks.addEventListener("addtrack", (event) => this.watch(event.track));
   }
@@ -33,7 +34,9 @@ export class HlsSource {
 
   async attach(url) {
     this.detach();
+    const attaching = this.attaching;
     const Hls = nativeHls(this.audio) ? null : (await import(HLS_JS)).default;
+    if (attaching !== this.attaching) return; // paused or retuned meanwhile
     if (!Hls?.isSupported()) {
       this.audio.src = url; // Apple's player, or a browser's own with no MSE for hls.js
       return;
@@ -48,6 +51,7 @@ export class HlsSource {
   }
 
   detach() {
+    this.attaching += 1;
     if (this.hls) {
       this.hls.destroy();
       this.hls = null;
