@@ -27,6 +27,7 @@ from radio.broadcast import Broadcast
 from radio.catalog import CatalogWriter
 from radio.errors import NotFound
 from radio.generators import Generator
+from radio.hls import HlsStream
 from radio.lineup.dayparts import daypart_at
 from radio.lineup.stations import Daypart, Station, StationsConfig
 from radio.playout import Pacing, Playout
@@ -68,12 +69,14 @@ Observer = Callable[[Happening], None]
 
 @dataclass
 class OnAir:
-    """One station on air: its broadcasts (MP3, Ogg Opus) and its playout loop."""
+    """One station on air: its broadcasts (MP3, Ogg Opus), its HLS segments and its
+    playout loop."""
 
     station: Station
     broadcast: Broadcast
-    playout: Playout
     opus: Broadcast
+    hls: HlsStream
+    playout: Playout
     task: asyncio.Task[None] | None = None
     started: float = field(default_factory=time.time)
 
@@ -82,9 +85,23 @@ class OnAir:
         return (self.broadcast, self.opus)
 
     @property
-    def listeners(self) -> int:
-        """Listeners of all the station's mounts."""
+    def connections(self) -> int:
+        """Listeners connected to the station's mounts (what the connection caps count)."""
         return sum(len(b.listeners) for b in self.broadcasts)
+
+    def listeners_by_format(self) -> dict[str, int]:
+        """Listeners now, by how they listen: each mount's connections and the distinct
+        HLS clients that fetched a segment lately (radio/hls.py)."""
+        return {
+            "mp3": len(self.broadcast.listeners),
+            "opus": len(self.opus.listeners),
+            "hls": self.hls.listeners.count(time.monotonic()),
+        }
+
+    @property
+    def listeners(self) -> int:
+        """Listeners of every kind."""
+        return sum(self.listeners_by_format().values())
 
 
 class Radio:
@@ -213,8 +230,9 @@ class Radio:
                 on_listeners=lambda: self.tell(ListenersChanged(station_id)),
             )
 
-        broadcast, opus = mount(), mount()
-        on_air = OnAir(station, broadcast, self._playout(station, broadcast, opus), opus)
+        broadcast, opus, hls = mount(), mount(), HlsStream()
+        playout = self._playout(station, broadcast, opus, hls)
+        on_air = OnAir(station, broadcast, opus, hls, playout)
         self.on_air[station_id] = on_air
         self._run_playout(on_air)
         return on_air
@@ -229,6 +247,7 @@ class Radio:
             on_air.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await on_air.task
+        await on_air.hls.close()
 
     async def apply_lineup(self, lineup: StationsConfig) -> None:
         """Switch to a new, already validated lineup without a restart.
@@ -275,7 +294,12 @@ class Radio:
 
     # -- playout --------------------------------------------------------------------
     def _playout(
-        self, station: Station, broadcast: Broadcast, opus: Broadcast, pacing: Pacing | None = None
+        self,
+        station: Station,
+        broadcast: Broadcast,
+        opus: Broadcast,
+        hls: HlsStream,
+        pacing: Pacing | None = None,
     ) -> Playout:
         station_id = station.id
         return Playout(
@@ -286,6 +310,7 @@ class Radio:
             on_start=lambda: self.tell(TrackStarted(station_id)),
             pacing=pacing,
             opus_broadcast=opus,
+            hls=hls,
         )
 
     def _run_playout(self, on_air: OnAir, delay: float = 0.0) -> None:
@@ -310,5 +335,7 @@ class Radio:
         log.error("%s: playout crashed; restarting", on_air.station.id, exc_info=task.exception())
         if self.on_air.get(on_air.station.id) is on_air:
             pacing = on_air.playout.pacing
-            on_air.playout = self._playout(on_air.station, on_air.broadcast, on_air.opus, pacing)
+            on_air.playout = self._playout(
+                on_air.station, on_air.broadcast, on_air.opus, on_air.hls, pacing
+            )
             self._run_playout(on_air, RESTART_DELAY_SECONDS)

@@ -28,6 +28,7 @@ from radio.backlog import Backlog
 from radio.broadcast import Broadcast
 from radio.catalog import Catalog, CatalogWriter
 from radio.encoder import Mp3Encoder
+from radio.hls import HlsStream
 from radio.lineup.stations import Station
 from radio.logs import Warnings
 from radio.opus import Chain, OpusEncoder, StreamTags
@@ -207,8 +208,10 @@ class Playout:
         on_start: Callable[[], None] = lambda: None,
         pacing: Pacing | None = None,
         opus_broadcast: Broadcast | None = None,
+        hls: HlsStream | None = None,
     ) -> None:
         self.station = station
+        self.hls = hls  # cut into HLS segments from the same MP3, no second encoder
         self.backlog = backlog
         self.catalog = catalog
         self.broadcast = broadcast
@@ -314,8 +317,12 @@ class Playout:
                 if due > 0:
                     out = await asyncio.to_thread(self._render_encoded, due)
                     base = self.broadcast.head
-                    self._publish(out.mp3, [(i, self.stream_title(t)) for i, t in out.marks])
+                    titles = [(i, self.stream_title(t)) for i, t in out.marks]
+                    self._publish(out.mp3, titles)
                     self._publish_opus(out.opus, out.chains)
+                    # The epoch second this chunk's first sample is due on the station's clock.
+                    due_at = time.time() + pacing.clock + pacing.sent / PLAYOUT_RATE - loop.time()
+                    self._publish_hls(out.mp3, titles, due_at)
                     pacing.sent += due
                     for index, track in out.marks:  # a mark is the byte where its track begins
                         self._on_air(track, base + index)
@@ -348,6 +355,14 @@ class Playout:
             self.opus_broadcast.publish(data, marks, [(c.index, c.headers) for c in chains])
         except Exception as exc:
             self.warnings.warn("opus output", "Opus output failed, chunk dropped: %r", exc)
+
+    def _publish_hls(self, data: bytes, titles: list[tuple[int, str]], due_at: float) -> None:
+        if self.hls is None:
+            return
+        try:
+            self.hls.feed(data, titles, due_at)
+        except Exception as exc:  # HLS loses a chunk; the mount and the clock carry on
+            self.warnings.warn("hls", "HLS failed, chunk dropped: %r", exc)
 
     def _close_mixer(self) -> None:
         with self._mixing:

@@ -28,6 +28,7 @@ FLOORS = {
         "radio.broadcast",
         "radio.encoder",
         "radio.opus",
+        "radio.hls",
         "radio.catalog",
         "radio.lineup",
     ),

@@ -32,7 +32,14 @@ HOSTILE_SEGMENTS = (
     "%ff%fe",
     "x" * 2000,
 )
-REAL = {"{station}": "jazz", "{id}": "1", "{session}": "abcdefgh1234", "{path}": "js/api.js"}
+REAL = {
+    "{station}": "jazz",
+    "{id}": "1",
+    "{sequence}": "1",
+    "{tail}": "x",
+    "{session}": "abcdefgh1234",
+    "{path}": "js/api.js",
+}
 QUERIES = (
     "",
     "?limit=²",
@@ -68,6 +75,9 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/stream/{station}.pls": ("GET",),
     "/stations.m3u": ("GET",),
     "/status-json.xsl": ("GET",),
+    "/hls/{station}/live.m3u8": ("GET",),
+    "/hls/{station}/{sequence}.ts": ("GET",),
+    "/hls/{tail}": ("GET",),
     "/metrics": ("GET",),
     # M
     "/api/stations": ("GET",),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from radio.server.mounts import icecast_sources
 from tests.support import REPO, StartServer, on_air, short_lineup, wait_until
 
 # What a real Icecast 2.4.4 served as status-json.xsl (recorded in shared/reference).
@@ -44,25 +45,33 @@ async def test_status_json_matches_icecast_schema(start_server: StartServer) -> 
     stats, reference = body["icestats"], REFERENCE["icestats"]
     assert set(stats) == set(reference)
     ours = stats["source"]
-    assert isinstance(ours, list) and len(ours) == 4  # each station's .mp3 and .opus
+    assert isinstance(ours, list) and len(ours) == 6  # each station's .mp3, .opus and HLS
     full_reference = reference["source"][2]  # the mount that has audio info
     types = {"mp3": ("audio/mpeg", 44100), "opus": ("audio/ogg", 48000)}
     for source in ours:
         assert set(source) == set(full_reference) | {"slow_listeners"}  # admin/stats.xml has it
-        station, kind = source["listenurl"].rsplit("/", 1)[1].split(".")
-        assert station in ("jazz", "metal")
-        assert " - " in source["title"]
-        assert (source["server_type"], source["ice-samplerate"]) == types[kind]
-        assert source["dummy"] is None
+        assert list(source)[-1] == "dummy" and source["dummy"] is None
+    hls = ("application/vnd.apple.mpegurl", 44100)
+    assert [
+        (s["listenurl"].split("/", 3)[3], (s["server_type"], s["ice-samplerate"])) for s in ours
+    ] == [
+        ("stream/jazz.mp3", types["mp3"]),
+        ("stream/jazz.opus", types["opus"]),
+        ("hls/jazz/live.m3u8", hls),
+        ("stream/metal.mp3", types["mp3"]),
+        ("stream/metal.opus", types["opus"]),
+        ("hls/metal/live.m3u8", hls),
+    ]
+    assert all(" - " in s["title"] for s in ours if "/stream/" in s["listenurl"])
     assert stats["server_start_iso8601"][-5:] == "+0000"
 
 
-async def test_one_station_lists_its_two_mounts(start_server: StartServer) -> None:
-    one = short_lineup().split("[[stations]]")
-    client, _ = await start_server("[[stations]]".join(one[:2]))
-    body = await (await client.get("/status-json.xsl")).json()
-    sources = body["icestats"]["source"]
-    assert [s["listenurl"].rsplit("/", 1)[1] for s in sources] == ["jazz.mp3", "jazz.opus"]
+def test_single_source_is_an_object_as_in_icecast() -> None:
+    # Every station lists three sources (its MP3 and Opus mounts and HLS), so the quirk
+    # is checked where it is kept.
+    assert icecast_sources([{"listeners": 1}]) == {"source": {"listeners": 1}}
+    assert icecast_sources([{}, {}]) == {"source": [{}, {}]}
+    assert icecast_sources([]) == {}
 
 
 async def test_playlists(start_server: StartServer) -> None:

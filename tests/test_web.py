@@ -326,3 +326,40 @@ def test_chromium_plays_the_opus_mount_on_across_track_changes(server: str, open
     # played on across at least one new logical stream that arrived live.
     page.wait_for_function("window.opus.currentTime > 10", timeout=40_000)
     assert page.evaluate("window.opus.error") is None
+
+
+def test_listener_page_plays_hls_with_titles_from_its_id3_tags(server: str, open_page: Any) -> None:
+    base = server
+    page = open_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(base + "/")
+    page.wait_for_function("document.querySelectorAll('.station').length === 15")
+    assert not page.evaluate("document.getElementById('hls').checked")  # Chromium: MP3 first
+    page.check("#hls")
+    page.locator(".station .tune").nth(1).click()
+    page.wait_for_function("document.getElementById('audio').currentTime > 2", timeout=30_000)
+    # hls.js feeds the element; the ID3 tags arrive as cues of a metadata text track.
+    cues = page.evaluate(
+        """Array.from(document.getElementById('audio').textTracks)
+             .filter((t) => t.kind === 'metadata')
+             .flatMap((t) => Array.from(t.cues ?? []).map((c) => c.value?.key))"""
+    )
+    assert "TIT2" in cues
+    first_title = page.locator("#now-title").text_content()
+    page.wait_for_function(
+        f"document.getElementById('now-title').textContent !== {json.dumps(first_title)}",
+        timeout=(3 * TRACK_SECONDS + 20) * 1000,
+    )
+    assert page.locator("#player-status").text_content() == "Live (HLS)"
+    start = page.evaluate("document.getElementById('audio').currentTime")
+    page.wait_for_function(
+        f"document.getElementById('audio').currentTime > {start + 2}", timeout=20_000
+    )
+    assert any("/hls/" in url and url.endswith("/live.m3u8") for url in requested)
+    assert any(re.search(r"/hls/[a-z-]+/\d+\.ts$", url) for url in requested)
+    assert not any("/stream/" in url and ".mp3" in url for url in requested)
+    station = page.locator(".station.playing").get_attribute("data-id")
+    summary = get_json(f"{base}/api/stations/{station}")
+    assert summary["listeners_by_format"]["hls"] == 1  # the page, counted by its fetches
+    page.screenshot(path=str(ARTIFACTS / "listener-hls.png"))

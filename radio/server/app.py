@@ -32,7 +32,7 @@ REQUEST_TIMEOUT_SECONDS = 5.0
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Public, read-only surfaces any web page may use; the console's API is not one of them.
-CORS_PREFIXES = ("/stream/", "/api/", "/status-json.xsl", "/stations.m3u")
+CORS_PREFIXES = ("/stream/", "/hls/", "/api/", "/status-json.xsl", "/stations.m3u")
 CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",

@@ -17,7 +17,7 @@ from radio.core import OnAir
 from radio.icy import METAINT
 from radio.opus import OPUS_RATE
 from radio.server.keys import RADIO, SETTINGS
-from radio.server.shapes import base_url, mount_url, server_address
+from radio.server.shapes import HLS_TYPE, base_url, hls_url, mount_url, server_address
 
 SEND_BUFFER_BYTES = 64 * 1024
 SESSION = re.compile(r"[A-Za-z0-9_-]{8,64}")  # a player's own id for its connection
@@ -47,7 +47,7 @@ class RawStreamResponse(web.StreamResponse):
 def _full(request: web.Request, on_air: OnAir, mount: Broadcast) -> str | None:
     """Why a new listener cannot join, or None: Icecast's `clients` and `max-listeners`."""
     settings = request.app[SETTINGS]
-    total = sum(a.listeners for a in request.app[RADIO].on_air.values())
+    total = sum(a.connections for a in request.app[RADIO].on_air.values())
     if settings.max_listeners and total >= settings.max_listeners:
         return f"the server has its maximum of {settings.max_listeners} listeners (max_listeners)"
     if settings.max_listeners_per_mount and (
@@ -198,6 +198,34 @@ def _source(
     return source
 
 
+def _hls_source(base: str, on_air: OnAir) -> dict[str, Any]:
+    """HLS as a source of its own, as Icecast lists each mount: tools that add up
+    `listeners` over the sources get every listener once, and the MP3 mount's own
+    count stays what its listenurl serves."""
+    hls = on_air.hls
+    station = on_air.station
+    source = _source(base, on_air, on_air.broadcast, "mp3", 44100, station.bitrate)
+    source.update(
+        listener_peak=hls.listeners.peak,
+        listeners=hls.listeners.count(time.monotonic()),
+        slow_listeners=0,  # a slow HLS client only fetches late; it holds nothing here
+        listenurl=hls_url(base, station.id),
+        server_type=HLS_TYPE,
+    )
+    source.pop("title", None)
+    if hls.title:
+        source["title"] = hls.title
+    source["dummy"] = source.pop("dummy")  # keep Icecast's key order: dummy last
+    return source
+
+
+def icecast_sources(sources: list[dict[str, Any]]) -> dict[str, Any]:
+    """Icecast quirk: one source is an object, several are a list, none omits the key."""
+    if len(sources) == 1:
+        return {"source": sources[0]}
+    return {"source": sources} if sources else {}
+
+
 async def status_json(request: web.Request) -> web.Response:
     """/status-json.xsl in Icecast 2.4's schema, quirks included (see shared/reference)."""
     radio = request.app[RADIO]
@@ -207,6 +235,7 @@ async def status_json(request: web.Request) -> web.Response:
         station = on_air.station
         sources.append(_source(base, on_air, on_air.broadcast, "mp3", 44100, station.bitrate))
         sources.append(_source(base, on_air, on_air.opus, "opus", OPUS_RATE, station.opus_bitrate))
+        sources.append(_hls_source(base, on_air))
     icestats: dict[str, Any] = {
         "admin": "icemaster@localhost",
         "host": server_address(request).rsplit(":", 1)[0].strip("[]"),
@@ -214,10 +243,6 @@ async def status_json(request: web.Request) -> web.Response:
         "server_id": SERVER_ID,
         "server_start": _rfc822(radio.started),
         "server_start_iso8601": _iso(radio.started),
+        **icecast_sources(sources),
     }
-    # Icecast quirk: one source is an object, several are a list, none omits the key.
-    if len(sources) == 1:
-        icestats["source"] = sources[0]
-    elif sources:
-        icestats["source"] = sources
     return web.json_response({"icestats": icestats})

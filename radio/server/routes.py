@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from radio.console import Console
-from radio.server import api, events, metrics, mounts, pages
+from radio.server import api, events, hls, metrics, mounts, pages
 from radio.server.admin import admin_app
 from radio.server.keys import RADIO
 
@@ -19,6 +19,10 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/stream/{station}.pls", mounts.pls)
     r.add_get("/stations.m3u", mounts.all_stations_m3u)
     r.add_get("/status-json.xsl", mounts.status_json)
+    # HLS: a live playlist per station and its segments (CDN-cacheable)
+    r.add_get("/hls/{station}/live.m3u8", hls.live)
+    r.add_get("/hls/{station}/{sequence}.ts", hls.segment)
+    r.add_get("/hls/{tail:.*}", hls.malformed)
     r.add_get("/metrics", metrics.metrics)  # Prometheus text format
     # JSON API
     r.add_get("/api/stations", api.stations)

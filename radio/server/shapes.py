@@ -41,8 +41,15 @@ def server_address(request: web.Request) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+HLS_TYPE = "application/vnd.apple.mpegurl"
+
+
 def mount_url(base: str, station_id: str, kind: str = "mp3") -> str:
     return f"{base}/stream/{station_id}.{kind}"
+
+
+def hls_url(base: str, station_id: str) -> str:
+    return f"{base}/hls/{station_id}/live.m3u8"
 
 
 def byte_rate(on_air: OnAir) -> int:
@@ -75,6 +82,7 @@ def now_playing(on_air: OnAir) -> JSON | None:
 
 def station_summary(base: str, radio: Radio, on_air: OnAir) -> JSON:
     station = on_air.station
+    by_format = on_air.listeners_by_format()
     return {
         "id": station.id,
         "name": station.name,
@@ -82,10 +90,12 @@ def station_summary(base: str, radio: Radio, on_air: OnAir) -> JSON:
         "description": station.description,
         "bitrate": station.bitrate,
         "stream": {
-            kind: mount_url(base, station.id, kind) for kind in ("mp3", "opus", "m3u", "pls")
+            **{kind: mount_url(base, station.id, kind) for kind in ("mp3", "opus", "m3u", "pls")},
+            "hls": hls_url(base, station.id),
         },
         "now_playing": now_playing(on_air),
-        "listeners": on_air.listeners,  # of every mount
+        "listeners": sum(by_format.values()),  # of every mount and HLS
+        "listeners_by_format": by_format,
         "listener_peak": on_air.broadcast.peak_listeners,
         "backlog_seconds": round(radio.seconds_ahead(station.id), 2),
         "backlog_target_seconds": target(station),

@@ -2,6 +2,7 @@
 
 import { copyText, el, formatDuration, formatWhen, getJSON } from "./api.js";
 import { HeardClock } from "./heard.js";
+import { HlsSource, nativeHls } from "./hls.js";
 import { StreamPlayer } from "./stream.js";
 import { visualize } from "./visualizer.js";
 
@@ -10,13 +11,17 @@ const RECENT_LIMIT = 20;
 const HISTORY_LIMIT = 4; // track starts kept per station: enough to cover a new listener's burst
 
 const audio = $("audio");
-const player = new StreamPlayer(audio);
+const hls = new HlsSource(audio, heardOnHls, (reason) => player.retry(reason));
+const player = new StreamPlayer(audio, hls);
 const heard = new HeardClock(audio, (track) => show(state.tuned, track));
 
 const state = {
   stations: [], // summaries from the server, in lineup order
   history: new Map(), // station -> recent [{track, offset}], oldest first: the last is on air
   tuned: null, // the station in the player
+  // How to listen, as the listener last chose; at first the MP3 mount, or HLS where the
+  // browser's own player prefers it (Safari, iOS).
+  format: localStorage.getItem("radio.format") ?? (nativeHls(audio) ? "hls" : "mp3"),
   panel: null, // the station whose recent tracks are open
   recent: [],
 };
@@ -112,7 +117,7 @@ function show(id, track) {
   if (id === state.tuned) {
     const title = $("now-title");
     title.textContent = track.title;
-    title.dataset.track = track.id;
+    title.dataset.track = track.id ?? "";
     title.disabled = false;
     title.setAttribute("aria-label", `${track.title}: track details`);
     document.title = `${track.title} · ${s.name} · AI Radio`;
@@ -141,8 +146,18 @@ function noteTrack(event) {
   history.push({ track: event.track, offset: event.offset });
   if (history.length > HISTORY_LIMIT) history.shift();
   state.history.set(id, history);
-  if (id === state.tuned && player.wanted) heard.started(event.track, event.offset);
-  else show(id, event.track);
+  if (id === state.tuned && player.wanted) {
+    if (player.format === "mp3") heard.started(event.track, event.offset);
+  } else show(id, event.track);
+}
+
+// On HLS the stream's own ID3 tags say what is heard ("<station> - <title>").
+function heardOnHls(display) {
+  const id = state.tuned;
+  if (!id || player.format !== "hls") return;
+  const known = [...(state.history.get(id) ?? [])].reverse().find((h) => h.track.display === display);
+  const prefix = `${station(id)?.name} - `;
+  show(id, known?.track ?? { title: display.startsWith(prefix) ? display.slice(prefix.length) : display });
 }
 
 // -- the player -------------------------------------------------------------------
@@ -156,7 +171,7 @@ function tune(id) {
   heard.stop();
   $("now-station").textContent = s.name;
   show(id, onAir(id) ?? s.now_playing);
-  player.tune(s.stream.mp3);
+  player.tune(state.format === "hls" ? s.stream.hls : s.stream.mp3, state.format);
   openPanel(id);
   if (state.history.get(id)?.length === 1) loadPrevious(id);
 }
@@ -181,6 +196,10 @@ function tuneBy(step) {
 
 player.addEventListener("connect", ({ detail }) => {
   const id = state.tuned;
+  if (!detail.session) {
+    heard.stop(); // HLS: the ID3 tags place the titles
+    return;
+  }
   const url = `/api/stations/${encodeURIComponent(id)}/sessions/${detail.session}`;
   heard.connected(url, state.history.get(id) ?? []);
 });
@@ -188,7 +207,7 @@ player.addEventListener("connect", ({ detail }) => {
 player.addEventListener("state", ({ detail }) => {
   const words = {
     connecting: "Connecting…",
-    playing: "Live",
+    playing: player.format === "hls" ? "Live (HLS)" : "Live",
     buffering: "Buffering…",
     reconnecting: `Stream lost; reconnecting in ${Math.round(detail.seconds ?? 0)} s`,
     paused: "Paused",
@@ -279,6 +298,22 @@ $("play").addEventListener("click", () => {
   if (state.tuned) player.toggle();
 });
 $("volume").value = String(player.volume);
+$("hls").checked = state.format === "hls";
+$("hls").addEventListener("change", async (event) => {
+  const wanted = event.target.checked;
+  if (wanted && !(await HlsSource.supported(audio).catch(() => false))) {
+    event.target.checked = false;
+    $("player-status").textContent = "HLS does not play in this browser";
+    return;
+  }
+  state.format = wanted ? "hls" : "mp3";
+  localStorage.setItem("radio.format", state.format);
+  if (state.tuned && player.wanted) {
+    const id = state.tuned;
+    state.tuned = null; // tune afresh in the new format
+    tune(id);
+  }
+});
 $("volume").addEventListener("input", (event) => player.setVolume(Number(event.target.value)));
 
 document.addEventListener("keydown", (event) => {

@@ -1,5 +1,5 @@
-// One <audio> element on a station's mount: play, pause, volume, an analyser for the
-// visualizer, and reconnection with growing pauses when the stream drops.
+// One <audio> element on a station's mount or its HLS playlist: play, pause, volume, an
+// analyser for the visualizer, and reconnection with growing pauses when the stream drops.
 
 const MAX_RETRY_SECONDS = 30;
 const STALL_SECONDS = 8; // buffering this long on a live stream means the connection is gone
@@ -12,10 +12,12 @@ function newSession() {
 }
 
 export class StreamPlayer extends EventTarget {
-  constructor(audio) {
+  constructor(audio, hls) {
     super();
     this.audio = audio;
+    this.hls = hls; // an HlsSource (hls.js), used when a station is tuned as "hls"
     this.url = null;
+    this.format = "mp3";
     this.wanted = false;
     this.attempt = 0;
     this.timers = {};
@@ -34,8 +36,9 @@ export class StreamPlayer extends EventTarget {
     return this.graph ? this.graph.analyser : null;
   }
 
-  tune(url) {
+  tune(url, format = "mp3") {
     this.url = url;
+    this.format = format;
     this.resume();
   }
 
@@ -51,6 +54,7 @@ export class StreamPlayer extends EventTarget {
   pause() {
     this.wanted = false;
     this.clearTimers();
+    this.hls.detach();
     this.audio.pause();
     this.audio.removeAttribute("src");
     this.audio.load();
@@ -72,12 +76,28 @@ export class StreamPlayer extends EventTarget {
   connect() {
     this.clearTimers();
     this.ensureGraph();
+    if (this.format === "hls") {
+      // A playlist is the same URL for every listener (so caches can share it); there is
+      // no session: the titles come from the stream itself.
+      this.emit("connect", { session: null });
+      this.emit("state", { state: "connecting" });
+      this.hls
+        .attach(this.url)
+        .then(() => this.play())
+        .catch((error) => this.retry(String(error)));
+      return;
+    }
+    this.hls.detach();
     // A fresh session each time: the server tells us where in the stream this very
     // connection began (see heard.js), and a reconnect is never answered from a cache.
     const session = newSession();
     this.audio.src = `${this.url}?session=${session}`;
     this.emit("connect", { session });
     this.emit("state", { state: "connecting" });
+    this.play();
+  }
+
+  play() {
     this.audio.play().catch((error) => {
       if (error.name === "NotAllowedError") this.pause(); // autoplay refused: wait for a click
     });
