@@ -19,6 +19,7 @@ FLOORS = {
     "leaves": ("radio.icy", "radio.broadcast", "radio.encoder", "radio.catalog", "radio.lineup"),
     "stages": (
         "radio.generators",
+        "radio.generators.pool",
         "radio.prepare",
         "radio.backlog",
         "radio.playout",
