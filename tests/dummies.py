@@ -3,7 +3,6 @@ audio they can recognise, such as a pure tone whose pitch names the track."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -86,15 +85,16 @@ class HungGenerator(ToneGenerator):
 
 class GatedToneGenerator(ToneGenerator):
     """A ToneGenerator for a Ray actor (another process): each batch first leaves a
-    `started-<pid>` file beside `gate`, then waits until the gate file exists, so a
-    test can hold a batch mid-way and know it has begun."""
+    `started-<seed>` file per request beside `gate`, then waits until the gate file
+    exists, so a test can hold a batch mid-way and know it has begun."""
 
     def __init__(self, gate: str, max_batch: int = 4) -> None:
         super().__init__(max_batch)
         self.gate = Path(gate)
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GeneratedAudio]:
-        (self.gate.parent / f"started-{os.getpid()}").touch()
+        for request in requests:
+            (self.gate.parent / f"started-{request.seed}").touch()
         while not self.gate.exists():
             time.sleep(0.02)
         return super().generate(requests)

@@ -65,6 +65,7 @@ class _Slot:
     batches: int = 0
     failures: int = 0
     reason: str = ""
+    making: tuple[str, ...] = ()
 
     def view(self) -> WorkerView:
         return WorkerView(
@@ -76,6 +77,7 @@ class _Slot:
             self.batches,
             self.failures,
             self.reason,
+            self.making,
         )
 
 
@@ -145,6 +147,7 @@ class RayPool:
             slot = self._claim(CLAIM_SECONDS)
             if slot is None:
                 raise GeneratorError(f"no Ray worker free within {CLAIM_SECONDS:.0f} s")
+            slot.making = tuple(f"{r.station} (seed {r.seed})" for r in batch)
             try:
                 packed = ray.get(slot.actor.generate.remote(batch))
             except (RayActorError, ActorUnavailableError) as exc:
@@ -225,6 +228,7 @@ class RayPool:
 
     def _release(self, slot: _Slot, *, failed: bool) -> None:
         with self._changed:
+            slot.making = ()
             if failed:
                 slot.failures += 1
             else:
@@ -235,6 +239,7 @@ class RayPool:
 
     def _lose(self, slot: _Slot, reason: str) -> None:
         with self._changed:
+            slot.making = ()
             slot.state, slot.reason = "lost", reason
             slot.failures += 1
             lost = [s for s in self._slots if s.state == "lost"]

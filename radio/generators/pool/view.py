@@ -23,6 +23,7 @@ class WorkerView:
     batches: int = 0  # batches made
     failures: int = 0  # batches that failed or were lost on it
     reason: str = ""  # why it failed or was lost
+    making: tuple[str, ...] = ()  # the batch on it now: "jazz (seed 42)", ...
 
 
 @runtime_checkable

@@ -1,8 +1,9 @@
 """GeneratedAudio in, FLAC bytes out, and back: what travels between a worker and the head.
 
 Float arrays are four bytes a sample; 24-bit FLAC is lossless at 24 bits and
-usually under half that, so a GPU node a network away sends minutes of audio
-cheaply (issue #12). The head node decodes it and prepares it as if made locally.
+smaller (about 0.6 of the floats for the synth's dense mixes, less for quiet
+music), so a GPU node a network away sends minutes of audio cheaply (issue #12).
+The head node decodes it and prepares it as if made locally.
 """
 
 from __future__ import annotations
