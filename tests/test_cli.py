@@ -55,6 +55,7 @@ def test_doctor_prints_the_generator_decision() -> None:
     assert result.exit_code == 0, result.output
     assert "generator     synth: generator = synth" in result.output
     assert "stations      stations.toml: 15 enabled, OK" in result.output
+    assert "workers       local: one generator in the server's own process" in result.output
 
 
 def test_the_options_offer_the_generators_and_precisions_declared_once() -> None:
