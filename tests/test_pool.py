@@ -108,6 +108,33 @@ def test_local_workers_never_import_ray() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_one_worker_per_gpu_for_musicgen_and_per_core_for_the_synth() -> None:
+    cluster = {"CPU": 16.0, "GPU": 2.0}
+    musicgen = RayPool(WorkerSpec(MUSICGEN, num_gpus=1.0), name="musicgen", model="m", max_batch=15)
+    synth = RayPool(WorkerSpec(SYNTH), name="synth", model="synth-v1", max_batch=4)
+    assert (musicgen.wanted(cluster), synth.wanted(cluster)) == (2, 16)
+    assert musicgen.wanted({"CPU": 16.0}) == 0  # MusicGen waits for a GPU node
+
+
+@pytest.mark.usefixtures("cluster")
+@pytest.mark.parametrize(
+    ("generator", "kind", "said"),
+    [("auto", "synth", "synth, one actor per core"), ("musicgen", "musicgen", "none yet")],
+)
+def test_the_setting_picks_the_workers_from_the_cluster(
+    generator: str, kind: str, said: str
+) -> None:
+    from radio.generators.pool.ray_pool import ray_pool
+    from radio.settings import Settings
+
+    pool, reason = ray_pool(Settings.load({"workers": "ray", "generator": generator}, {}))
+    try:
+        assert pool.name == kind and said in reason and "workers = ray at auto" in reason
+        assert (pool.spec.num_gpus, pool.capacity()) == ((1.0 if kind == "musicgen" else 0.0), 0)
+    finally:
+        pool.close()
+
+
 def test_two_synth_actors_make_what_the_synth_makes_here(pools: MakePool) -> None:
     pool = pools(WorkerSpec(SYNTH), workers=2)
     ready(pool, 2)
@@ -136,11 +163,11 @@ def test_tiny_musicgen_on_an_actor_makes_what_it_makes_here(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as on the actor (Ray gives it one CPU): the same sums
     try:
-        here = MusicgenGenerator(MusicgenSettings(**tuning)).generate([request(7, 3.0)])[0]
+        here = MusicgenGenerator(MusicgenSettings(**tuning)).generate([request(7, 1.5)])[0]
     finally:
         torch.set_num_threads(threads)
     ready(pool, 1)
-    there = pool.generate([request(7, 3.0)])[0]
+    there = pool.generate([request(7, 1.5)])[0]
     assert there.samples.shape == here.samples.shape
     assert float(np.max(np.abs(there.samples - here.samples))) <= STEP
     (worker,) = pool.workers()
