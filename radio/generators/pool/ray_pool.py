@@ -107,6 +107,7 @@ class RayPool:
         self._refreshing = threading.Lock()
         self._names = count(1)
         self._prefix = f"radio-{os.getpid()}-{name}"
+        self._closed = False  # a batch thread still waiting must not start workers anew
 
     # -- Pooled -------------------------------------------------------------------
     def capacity(self) -> int:
@@ -119,7 +120,8 @@ class RayPool:
 
     def refresh(self) -> None:
         with self._refreshing:  # one at a time, or two would start the same new workers
-            self._refresh()
+            if not self._closed:
+                self._refresh()
 
     def _refresh(self) -> None:
         with self._changed:
@@ -162,8 +164,10 @@ class RayPool:
             return [unpack(item) for item in packed]
 
     def close(self) -> None:
-        with self._changed:
+        with self._refreshing, self._changed:
+            self._closed = True
             slots, self._slots = self._slots, []
+            self._changed.notify_all()
         for slot in slots:
             if slot.state in LIVE:
                 ray.kill(slot.actor, no_restart=True)
@@ -221,7 +225,7 @@ class RayPool:
                     slot.state = "busy"
                     return slot
                 left = deadline - time.monotonic()
-                if left <= 0:
+                if left <= 0 or self._closed:
                     return None
                 self._changed.wait(min(left, POLL_SECONDS))
             self.refresh()

@@ -70,7 +70,19 @@ class Worker:
 
     def device(self) -> str:
         parameters = getattr(self.generator, "parameters", {})
-        return str(parameters.get("device", "cpu")) if isinstance(parameters, Mapping) else "cpu"
+        device = str(parameters.get("device", "cpu")) if isinstance(parameters, Mapping) else "cpu"
+        if not device.startswith("cuda"):
+            return device
+        # Ray shows each actor only its own GPU (as cuda:0): name the card and its index
+        # on the node, so the doctor and the console tell one node's GPUs apart.
+        try:
+            import ray
+            import torch
+
+            card = torch.cuda.get_device_name(torch.device(device))
+            return f"{device} = GPU {','.join(map(str, ray.get_gpu_ids()))} ({card})"
+        except Exception:
+            return device
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[PackedAudio]:
         if self.generator is None:
