@@ -158,7 +158,7 @@ class Scheduler:
         """Up to `free` batches, the stations short now spread evenly across them,
         soonest dry first, so two idle workers make two tracks at once, not one of two."""
         batches: list[list[Pending]] = []
-        short = self.short()
+        short = self.short() if free > 0 else []
         for left in range(free, 0, -1):
             if not short:
                 break

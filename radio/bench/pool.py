@@ -88,15 +88,21 @@ def _run(workers: int, requests: list[GenerationRequest], seed: int) -> dict[str
         with ThreadPoolExecutor(workers) as threads:
             list(threads.map(lambda r: pool.generate([r]), warm_up))
             load_before = os.getloadavg()[0]
+            cpu_before = pool.cpu_seconds()
             started = time.perf_counter()
             made = list(threads.map(lambda r: pool.generate([r])[0], requests))
             wall = time.perf_counter() - started
+            cpu = pool.cpu_seconds() - cpu_before
         audio = sum(m.seconds for m in made)
         return {
             "workers": workers,
             "audio_seconds": audio,
             "wall_seconds": wall,
             "x_realtime": audio / wall,
+            # The workers' CPU seconds per wall second: 2 for two workers on two free
+            # cores; below that, the machine's other load took the rest.
+            "worker_cpu_per_wall": cpu / wall,
+            "x_realtime_per_worker_cpu": audio / cpu,
             "batches_per_worker": [w.batches for w in pool.workers()],
             "load_average_before": load_before,
             "load_average_after": os.getloadavg()[0],
@@ -106,12 +112,15 @@ def _run(workers: int, requests: list[GenerationRequest], seed: int) -> dict[str
 
 
 def table(report: dict[str, Any]) -> list[str]:
-    lines = [f"{'workers':>8} {'audio s':>9} {'wall s':>8} {'x real time':>12} {'load 1 min':>12}"]
+    lines = [
+        f"{'workers':>8} {'audio s':>9} {'wall s':>8} {'x real time':>12}"
+        f" {'worker cpu/wall':>16} {'load 1 min':>12}"
+    ]
     for run in report["rounds"]:
         load = f"{run['load_average_before']:.1f}-{run['load_average_after']:.1f}"
         lines.append(
             f"{run['workers']:>8} {run['audio_seconds']:>9.0f} {run['wall_seconds']:>8.1f}"
-            f" {run['x_realtime']:>12.1f} {load:>12}"
+            f" {run['x_realtime']:>12.1f} {run['worker_cpu_per_wall']:>16.2f} {load:>12}"
         )
     for workers, run in report["runs"].items():
         lines.append(f"{workers} worker(s) over all rounds: {run['x_realtime']:.1f}x real time")

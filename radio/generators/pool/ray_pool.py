@@ -142,6 +142,12 @@ class RayPool:
             return math.floor(resources.get("GPU", 0.0) / self.spec.num_gpus)
         return math.floor(resources.get("CPU", 0.0) / max(self.spec.num_cpus, 0.01))
 
+    def cpu_seconds(self) -> float:
+        """CPU time the ready workers' processes have used so far, together."""
+        with self._changed:
+            actors = [s.actor for s in self._slots if s.state in ("idle", "busy")]
+        return float(sum(ray.get([actor.cpu_seconds.remote() for actor in actors])))
+
     # -- Generator ----------------------------------------------------------------
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GeneratedAudio]:
         batch = list(requests)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,6 +95,10 @@ class Worker:
             raise
         self.batches += 1
         return [pack(audio) for audio in made]
+
+    def cpu_seconds(self) -> float:
+        """CPU time this worker's process has used: the benchmark's check on contention."""
+        return time.process_time()
 
     def stats(self) -> tuple[Ready, int, int]:
         """What it runs on and its counts: the doctor's view of a worker."""
