@@ -109,6 +109,14 @@ class TonePool(ToneGenerator):
         super().__init__(max_batch)
         self.size = size
         self.refreshed = 0
+        self.begun: list[list[GenerationRequest]] = []  # batches started, done or not
+        self.release = threading.Event()  # batches wait for it, so a test sees them in flight
+        self.release.set()
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[GeneratedAudio]:
+        self.begun.append(list(requests))
+        self.release.wait()
+        return super().generate(requests)
 
     def capacity(self) -> int:
         return self.size

@@ -78,6 +78,21 @@ async def test_a_pool_takes_one_batch_per_worker_at_once(catalog: CatalogWriter)
     assert s.batches_made == 3 and s.free() == 3
 
 
+async def test_a_worker_that_joins_takes_a_batch_in_the_next_round(catalog: CatalogWriter) -> None:
+    generator = TonePool(size=1, max_batch=1)
+    generator.release.clear()  # batches stay in flight until released
+    s = scheduler(catalog, generator, {})
+    await s.fill()
+    await wait_until(lambda: len(generator.begun) == 1, what="a batch on the one worker")
+    assert s.free() == 0
+    generator.size = 2  # a worker joins (the pool's refresh found it ready)
+    await s.fill()  # the next round
+    await wait_until(lambda: len(generator.begun) == 2, what="a batch on the new worker")
+    assert s.free() == 0
+    generator.release.set()
+    await s.settle()
+
+
 async def test_one_batch_serves_several_stations_and_fills_the_backlog(
     catalog: CatalogWriter,
 ) -> None:
