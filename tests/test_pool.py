@@ -253,7 +253,8 @@ async def test_a_killed_workers_batch_is_made_by_another_while_the_stations_play
     settings = Settings.load({"workers": "ray", "stations": tmp_path / "stations.toml"}, {})
     lines = await asyncio.to_thread(lambda: list(report(settings)))
     workers = [line for line in lines if line.strip().startswith("worker ")]
-    assert workers and all("batches" in line for line in workers)
+    # The replacement may still be starting: the doctor then says it is not answering.
+    assert any(" batches, " in line and "failures" in line for line in workers), workers
 
 
 def test_a_node_that_joins_gets_a_worker_that_is_used(

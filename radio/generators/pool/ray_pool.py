@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 NAMESPACE = "radio"  # the doctor finds the server's workers by it
 QUIET: dict[str, Any] = {"namespace": NAMESPACE, "log_to_driver": False, "configure_logging": False}
 STATS_SECONDS = 10.0
+CONNECT_SECONDS = 2.0
 # How long a batch whose worker died waits for another before it fails (and the
 # scheduler's back-off takes over): long enough for a replacement actor to start.
 CLAIM_SECONDS = 120.0
@@ -263,6 +265,20 @@ def _cause(exc: RayTaskError) -> str:
     return str(cause) if cause is not None else str(exc).splitlines()[-1]
 
 
+def answers(address: str, timeout: float = CONNECT_SECONDS) -> bool:
+    """Whether `host:port` (or `ray://host:port`) takes a TCP connection. Ray itself keeps
+    retrying an address that does not answer for minutes; the doctor and the server say so
+    at once instead."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return True  # not host:port: let Ray judge it
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def connect(address: str) -> bool:
     """Join the Ray cluster at `address`; True when this process started Ray itself.
 
@@ -272,6 +288,8 @@ def connect(address: str) -> bool:
     if ray.is_initialized():
         return False
     if address != "auto":
+        if not answers(address):
+            raise ConnectionError(f"nothing answers at {address}")
         ray.init(address=address, **QUIET)
         return False
     try:
@@ -297,6 +315,8 @@ def cluster_report(address: str) -> Iterator[str]:
     started = not ray.is_initialized()
     if started:
         try:
+            if not answers(address):
+                raise ConnectionError(f"nothing answers at {address}")
             ray.init(address=address, **QUIET)
         except Exception as exc:
             yield f"ray           no cluster at {address}: {exc}"
@@ -331,7 +351,10 @@ def _workers_report() -> Iterator[str]:
             handle = ray.get_actor(name, namespace=NAMESPACE)
             reply: Any = ray.get(handle.stats.remote(), timeout=STATS_SECONDS)
         except Exception as exc:  # dead, or gone between listing and asking
-            yield f"  worker      {name}: not answering ({type(exc).__name__})"
+            yield (
+                f"  worker      {name}: not answering within {STATS_SECONDS:.0f} s"
+                f" (still loading its model, or gone: {type(exc).__name__})"
+            )
             continue
         ready: Ready = reply[0]
         batches, failures = int(reply[1]), int(reply[2])
