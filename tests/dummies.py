@@ -84,17 +84,18 @@ class HungGenerator(ToneGenerator):
 
 
 class GatedToneGenerator(ToneGenerator):
-    """A ToneGenerator for a Ray actor (another process): each batch first leaves a
-    `started-<seed>` file per request beside `gate`, then waits until the gate file
-    exists, so a test can hold a batch mid-way and know it has begun."""
+    """A ToneGenerator for a Ray actor (another process): while the `gate` file is
+    missing, each batch leaves a `held-<seed>` file per request beside it and waits
+    for the gate, so a test can hold a batch mid-way and know which one it holds."""
 
     def __init__(self, gate: str, max_batch: int = 4) -> None:
         super().__init__(max_batch)
         self.gate = Path(gate)
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GeneratedAudio]:
-        for request in requests:
-            (self.gate.parent / f"started-{request.seed}").touch()
+        if not self.gate.exists():
+            for request in requests:
+                (self.gate.parent / f"held-{request.seed}").touch()
         while not self.gate.exists():
             time.sleep(0.02)
         return super().generate(requests)

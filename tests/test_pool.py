@@ -219,7 +219,7 @@ async def test_a_killed_workers_batch_is_made_by_another_while_the_stations_play
     gate.unlink()
 
     def held() -> Any:
-        started = {p.name.removeprefix("started-") for p in tmp_path.glob("started-*")}
+        started = {p.name.removeprefix("held-") for p in tmp_path.glob("held-*")}
         busy = [w for w in pool.workers() if w.state == "busy" and w.making]
         return next(
             (w for w in busy if any(m.split("seed ")[1][:-1] in started for m in w.making)),
