@@ -88,7 +88,7 @@ def _generator(settings: Settings) -> tuple[Generator, str]:
 
 def _ray_pool(settings: Settings) -> tuple[Generator, str]:
     try:
-        from radio.generators.pool.ray_pool import ray_pool
+        from radio.generators.pool.cluster import ray_pool
     except ImportError as exc:
         raise click.ClickException(
             f"--workers ray needs Ray ({exc}): pip install -e '.[ray]'"

@@ -47,7 +47,7 @@ def report(settings: Settings) -> Iterator[str]:
         return
     yield f"workers       ray at {settings.ray_address} (generator {settings.generator})"
     try:
-        from radio.generators.pool.ray_pool import cluster_report
+        from radio.generators.pool.cluster import cluster_report
     except ImportError:
         yield "ray           not installed: pip install -e '.[ray]'"
         return

@@ -124,7 +124,7 @@ def test_one_worker_per_gpu_for_musicgen_and_per_core_for_the_synth() -> None:
 def test_the_setting_picks_the_workers_from_the_cluster(
     generator: str, kind: str, said: str
 ) -> None:
-    from radio.generators.pool.ray_pool import ray_pool
+    from radio.generators.pool.cluster import ray_pool
     from radio.settings import Settings
 
     pool, reason = ray_pool(Settings.load({"workers": "ray", "generator": generator}, {}))

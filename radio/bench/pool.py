@@ -30,7 +30,7 @@ ORDER = (1, 2, 2, 1)  # workers in each timed round
 def run_pool_benchmark(
     stations: Sequence[Station], seconds: float, tracks: int, seed: int, address: str
 ) -> dict[str, Any]:
-    from radio.generators.pool.ray_pool import connect
+    from radio.generators.pool.cluster import connect
 
     owns = connect(address)
     try:
