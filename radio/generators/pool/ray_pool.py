@@ -169,11 +169,12 @@ class RayPool:
             self._closed = True
             slots, self._slots = self._slots, []
             self._changed.notify_all()
+        if self._owns_ray:
+            ray.shutdown()  # the cluster was ours alone: its actors end with it
+            return
         for slot in slots:
             if slot.state in LIVE:
                 ray.kill(slot.actor, no_restart=True)
-        if self._owns_ray:
-            ray.shutdown()
 
     # -- the slots ----------------------------------------------------------------
     def _start(self) -> None:
