@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 # instead of resolving a CUDA build through transformers.
 $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e '.[musicgen,test]'
+	$(PIP) install --quiet -e '.[musicgen,ray,test]'
 	touch $(STAMP) $@
 
 # ffmpeg/ffprobe decode our streams in the tests; chromium drives the web tests;

@@ -23,7 +23,7 @@ from radio.errors import RadioError
 from radio.generators import KINDS, Generator
 from radio.lineup.stations import StationsConfig, load_stations
 from radio.malloc import tune_allocator
-from radio.settings import DTYPES, Settings
+from radio.settings import DTYPES, WORKERS, Settings
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -51,6 +51,8 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
             ("guidance_scale", float),
             ("top_k", click.IntRange(1, 2048)),
             ("temperature", click.FloatRange(0.01, 10.0)),
+            ("workers", click.Choice(WORKERS)),
+            ("ray_address", str),
         ]
     ):
         func = _option(name, type=kind)(func)
@@ -74,6 +76,8 @@ def _lineup(settings: Settings) -> StationsConfig:
 def _generator(settings: Settings) -> tuple[Generator, str]:
     from radio.generators.select import choose_generator
 
+    if settings.workers == "ray":
+        return _ray_pool(settings)
     try:
         return choose_generator(
             settings.generator,
@@ -84,6 +88,19 @@ def _generator(settings: Settings) -> tuple[Generator, str]:
             top_k=settings.top_k,
             temperature=settings.temperature,
         )
+    except RadioError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _ray_pool(settings: Settings) -> tuple[Generator, str]:
+    try:
+        from radio.generators.pool.cluster import ray_pool
+    except ImportError as exc:
+        raise click.ClickException(
+            f"--workers ray needs Ray ({exc}): pip install -e '.[ray]'"
+        ) from exc
+    try:
+        return ray_pool(settings)
     except RadioError as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -27,6 +27,7 @@ from radio.broadcast import Broadcast
 from radio.catalog import CatalogWriter
 from radio.errors import NotFound
 from radio.generators import Generator
+from radio.generators.pool import Pooled, WorkerView
 from radio.hls import HlsStream
 from radio.lineup.dayparts import daypart_at
 from radio.lineup.stations import Daypart, Station, StationsConfig
@@ -214,6 +215,22 @@ class Radio:
         on_air = self.on_air.get(station_id)
         playing = on_air.playout.seconds_left if on_air else 0.0
         return self.backlog.seconds_queued(station_id) + playing
+
+    def pool(self) -> tuple[str, list[WorkerView]]:
+        """Where generation runs ("local" or "ray") and each worker's state and counts."""
+        if isinstance(self.generator, Pooled):
+            return self.generator.workers_kind, self.generator.workers()
+        parameters = getattr(self.generator, "parameters", {})
+        local = WorkerView(
+            name="local",
+            node="head",
+            device=str(parameters.get("device", "cpu")),
+            model=self.generator.model,
+            state="busy" if self.scheduler.free() == 0 else "idle",
+            batches=self.scheduler.batches_made,
+            failures=self.scheduler.batches_failed,
+        )
+        return "local", [local]
 
     def daypart(self, station_id: str) -> Daypart | None:
         station = self.lineup.get(station_id)

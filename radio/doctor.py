@@ -14,7 +14,7 @@ from radio.settings import Settings
 
 PACKAGES = (
     "aiohttp", "APScheduler", "sqlite-utils", "numpy", "scipy", "lameenc", "av", "pyloudnorm",
-    "soundfile", "torch", "transformers",
+    "soundfile", "torch", "transformers", "ray",
 )  # fmt: skip
 PROGRAMS = ("ffmpeg", "ffprobe", "chromium")
 
@@ -41,4 +41,14 @@ def report(settings: Settings) -> Iterator[str]:
     yield f"cuda          {found.cuda_device or 'no CUDA device'}"
     yield f"weights       {found.weights or f'none found locally for {settings.model!r}'}"
     decision = decide(settings.generator, found)
-    yield f"generator     {decision.generator}: {decision.reason}"
+    if settings.workers == "local":
+        yield f"generator     {decision.generator}: {decision.reason}"
+        yield "workers       local: one generator in the server's own process"
+        return
+    yield f"workers       ray at {settings.ray_address} (generator {settings.generator})"
+    try:
+        from radio.generators.pool.cluster import cluster_report
+    except ImportError:
+        yield "ray           not installed: pip install -e '.[ray]'"
+        return
+    yield from cluster_report(settings.ray_address)

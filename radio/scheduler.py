@@ -2,10 +2,12 @@
 
 The scheduler is the radio's one clock: an APScheduler that ticks the backlog
 top-up twice a second and runs the core's other periodic jobs (daypart
-boundaries). A tick only decides; generation runs one batch at a time on a
-thread of its own (the GPU is one device; a hung model must not hold a stop)
-and preparation on another, so while batch N is being normalised
-and written, batch N+1 is already generating. Neither touches the event loop.
+boundaries). A tick only decides; each batch is generated on a thread of its own
+(a hung model must not hold a stop) and prepared on another, so while batch N is
+being normalised and written, batch N+1 is already generating. Neither touches
+the event loop. A local generator takes one batch at a time (the GPU is one
+device); a pool of workers (`--workers ray`, issue #12) takes one per ready
+worker, and each round the stations closest to dry are spread across them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import secrets
 import threading
 import time
@@ -30,6 +33,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from radio.backlog import Backlog
 from radio.catalog import CatalogWriter
 from radio.generators import GeneratedAudio, GenerationRequest, Generator, request_for
+from radio.generators.pool import Pooled
 from radio.lineup.dayparts import daypart_at
 from radio.lineup.prompts import ConcretePrompt, concrete_prompt
 from radio.lineup.stations import Station
@@ -99,10 +103,12 @@ class Scheduler:
     stats: dict[str, StationStats] = field(default_factory=dict)
     jobs: AsyncIOScheduler = field(default_factory=AsyncIOScheduler)
     _pending_seconds: dict[str, float] = field(default_factory=dict)
-    _busy: bool = False
+    batches_made: int = 0  # for the pool's view of a local generator
+    batches_failed: int = 0
+    _in_flight: int = 0  # batches handed to the generator and not yet back
     _unprepared: int = 0  # batches generated and not yet prepared
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    _generating: list[GenerationRequest] = field(default_factory=list)  # the batch in flight
+    _generating: list[GenerationRequest] = field(default_factory=list)  # the batches in flight
     _failures: int = 0  # generation failures in a row, for the back-off
     _retry_at: float = 0.0  # loop time before which a failing generator is not asked again
     _prepare_pool: ThreadPoolExecutor | None = None
@@ -148,11 +154,39 @@ class Scheduler:
         """Seconds of audio ahead of playout, counting what is being generated now."""
         return self.seconds_ahead(station) + self._pending_seconds.get(station, 0.0)
 
-    def plan(self) -> list[Station]:
-        """Stations under target, the one that will run dry soonest first, one batch's worth."""
+    def short(self) -> list[Station]:
+        """Stations under target, the one that will run dry soonest first."""
         short = [s for s in self.stations() if s.enabled and self.ahead(s.id) < target(s)]
         short.sort(key=lambda s: self.ahead(s.id))
-        return short[: self.generator.max_batch]
+        return short
+
+    def plan(self) -> list[Station]:
+        """The next batch: the stations that run dry soonest, one batch's worth."""
+        return self.short()[: self.generator.max_batch]
+
+    def batches(self, free: int) -> list[list[Pending]]:
+        """Up to `free` batches, the stations short now spread evenly across them,
+        soonest dry first, so two idle workers make two tracks at once, not one of two."""
+        batches: list[list[Pending]] = []
+        short = self.short() if free > 0 else []
+        for left in range(free, 0, -1):
+            if not short:
+                break
+            size = min(self.generator.max_batch, math.ceil(len(short) / left))
+            batch = [self.request_for(s) for s in short[:size]]
+            short = short[size:]
+            for item in batch:
+                self._add_pending(item.request.station, item.request.seconds)
+            batches.append(batch)
+        return batches
+
+    def free(self) -> int:
+        """Batches the generator can take now."""
+        capacity = self.generator.capacity() if isinstance(self.generator, Pooled) else 1
+        # Generated audio waits for preparation in memory: past one batch preparing and
+        # one waiting, each further one costs a worker its turn.
+        waiting = max(0, self._unprepared - (MAX_UNPREPARED_BATCHES - 1))
+        return max(0, capacity - self._in_flight - waiting)
 
     def request_for(self, station: Station, moment: datetime | None = None) -> Pending:
         """The next track's request: the prompt set in force now, a fresh seed."""
@@ -163,21 +197,18 @@ class Scheduler:
 
     # -- doing ----------------------------------------------------------------
     async def fill(self) -> None:
-        """One tick: if the generator is idle, hand it the next batch and return.
+        """One tick: hand each idle worker (a local generator is one) a batch and return.
 
-        The tick itself stays short; the batch runs as a task of its own, so the
+        The tick itself stays short; each batch runs as a task of its own, so the
         interval job never overlaps itself however long generation takes."""
-        if self._busy or self._unprepared >= MAX_UNPREPARED_BATCHES or not self.room():
-            return
-        if asyncio.get_running_loop().time() < self._retry_at:
+        if isinstance(self.generator, Pooled):
+            # Workers that became ready or joined the cluster are used this round.
+            await asyncio.to_thread(self.generator.refresh)
+        if not self.room() or asyncio.get_running_loop().time() < self._retry_at:
             return  # a failing generator is given a rest, not asked twice a second
-        batch = [self.request_for(s) for s in self.plan()]
-        if not batch:
-            return
-        self._busy = True
-        for item in batch:
-            self._add_pending(item.request.station, item.request.seconds)
-        self._spawn(self._run(batch))
+        for batch in self.batches(self.free()):
+            self._in_flight += 1
+            self._spawn(self._run(batch))
 
     async def settle(self) -> None:
         """Wait until every batch in flight has been generated and prepared."""
@@ -189,7 +220,7 @@ class Scheduler:
             await self._tell_used_plans(batch)
             results = await self._generate(batch)
         finally:
-            self._busy = False
+            self._in_flight -= 1
         # Preparing this batch overlaps generating the next one.
         self._unprepared += 1
         self._spawn(self._prepare_all(batch, results))
@@ -216,11 +247,12 @@ class Scheduler:
         loop = asyncio.get_running_loop()
         requests = [item.request for item in batch]
         started = loop.time()
-        self._generating = requests
+        self._generating.extend(requests)
         try:
             results = await in_daemon_thread(partial(self.generator.generate, requests))
         except Exception as exc:  # any model failure: log it, the stations play on
             self._failures += 1
+            self.batches_failed += 1
             rest = min(MAX_RETRY_SECONDS, 2.0 ** (self._failures - 1))
             self._retry_at = loop.time() + rest
             log.error(
@@ -230,12 +262,14 @@ class Scheduler:
                 self._stats(r.station).failed += 1
             return None
         finally:
-            self._generating = []
+            for r in requests:
+                self._generating.remove(r)
         self._failures = 0
         for result in results:
             plan = result.parameters.get("fingerprint")
             if plan is not None:
                 self._planned.setdefault(result.request.station, set()).add(str(plan))
+        self.batches_made += 1
         elapsed = loop.time() - started
         for r in requests:
             self._stats(r.station).seconds_busy += elapsed / len(requests)

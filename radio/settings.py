@@ -14,6 +14,8 @@ from typing import Any
 
 from radio.errors import ConfigError
 
+# Where generators run: in the server's process, or as actors on a Ray cluster (issue #12).
+WORKERS = ("local", "ray")
 # MusicGen's precisions, by the names torch gives them.
 DTYPES = ("float32", "float16", "bfloat16")
 # public_url goes into headers and playlist lines: one http(s) URL, no spaces or controls.
@@ -41,6 +43,13 @@ class Settings:
     guidance_scale: float = setting(3.0, "MusicGen classifier-free guidance scale (1 disables it).")
     top_k: int = setting(250, "MusicGen sampling: keep the k most likely tokens at each step.")
     temperature: float = setting(1.0, "MusicGen sampling temperature.")
+    workers: str = setting(
+        "local", "Where generators run: local (in the server) or ray (actors on a Ray cluster)."
+    )
+    ray_address: str = setting(
+        "auto",
+        "Ray cluster for --workers ray: auto (this machine's, or a new one) or ray://host:port.",
+    )
     admin_token: str = setting(
         "", "Token for the operator console and its API; empty: serve keeps one in cache/."
     )
@@ -69,6 +78,10 @@ class Settings:
     log_level: str = setting("INFO", "Logging level.")
 
     def __post_init__(self) -> None:
+        if self.workers not in WORKERS:
+            raise ConfigError(
+                f"unknown workers {self.workers!r} (known: {', '.join(WORKERS)})", key="workers"
+            )
         if self.public_url and not PUBLIC_URL.fullmatch(self.public_url):
             raise ConfigError(
                 f"{self.public_url!r} is not an http(s) URL on one line", key="public_url"

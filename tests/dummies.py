@@ -6,11 +6,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 from radio.errors import GeneratorError
 from radio.generators import GeneratedAudio, GenerationRequest
+from radio.generators.pool import WorkerView
 
 RATE = 32000  # not the playout rate, so preparation's resampling is exercised
 
@@ -79,6 +81,54 @@ class HungGenerator(ToneGenerator):
         self.started.set()
         self.release.wait()
         return super().generate(requests)
+
+
+class GatedToneGenerator(ToneGenerator):
+    """A ToneGenerator for a Ray actor (another process): while the `gate` file is
+    missing, each batch leaves a `held-<seed>` file per request beside it and waits
+    for the gate, so a test can hold a batch mid-way and know which one it holds."""
+
+    def __init__(self, gate: str, max_batch: int = 4) -> None:
+        super().__init__(max_batch)
+        self.gate = Path(gate)
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[GeneratedAudio]:
+        if not self.gate.exists():
+            for request in requests:
+                (self.gate.parent / f"held-{request.seed}").touch()
+        while not self.gate.exists():
+            time.sleep(0.02)
+        return super().generate(requests)
+
+
+class TonePool(ToneGenerator):
+    """A pool of `size` tone workers with the real Pooled interface, in this process."""
+
+    workers_kind = "dummy"
+
+    def __init__(self, size: int, max_batch: int = 4) -> None:
+        super().__init__(max_batch)
+        self.size = size
+        self.refreshed = 0
+        self.begun: list[list[GenerationRequest]] = []  # batches started, done or not
+        self.release = threading.Event()  # batches wait for it, so a test sees them in flight
+        self.release.set()
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[GeneratedAudio]:
+        self.begun.append(list(requests))
+        self.release.wait()
+        return super().generate(requests)
+
+    def capacity(self) -> int:
+        return self.size
+
+    def refresh(self) -> None:
+        self.refreshed += 1
+
+    def workers(self) -> list[WorkerView]:
+        return [
+            WorkerView(f"tone-{n}", "here", "cpu", self.model, "idle") for n in range(self.size)
+        ]
 
 
 class DummyConnection:

@@ -28,6 +28,7 @@ NEW_STATION = {
 ACTIONS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/api/admin/stations", None),
     ("GET", "/api/admin/edits", None),
+    ("GET", "/api/admin/pool", None),
     ("PATCH", "/api/admin/stations/jazz", {"prompt": "{mood} jazz at dawn"}),
     ("POST", "/api/admin/stations", NEW_STATION),
     ("DELETE", "/api/admin/stations/metal", None),
@@ -253,6 +254,22 @@ async def test_overview_shows_backlog_generation_replays_and_listeners(
     live = jazz["live"]
     assert live["on_air"] and live["backlog_seconds"] > 0 and live["speed"] > 1
     assert live["replays"] == 0 and live["listeners"] == 0 and live["daypart"] is None
+
+
+async def test_the_pool_shows_the_local_generator_and_its_batches(
+    console: tuple[Client, Radio],
+) -> None:
+    client, _ = console
+
+    async def made() -> Any:
+        body = await (await client.get("/api/admin/pool", headers=AUTH)).json()
+        return body if body["pool"][0]["batches"] else None
+
+    body = await wait_until(made)
+    assert body["workers"] == "local"
+    (worker,) = body["pool"]
+    assert (worker["name"], worker["node"], worker["model"]) == ("local", "head", "tone-v1")
+    assert worker["failures"] == 0 and worker["state"] in ("idle", "busy")
 
 
 async def test_dayparts_edited_over_the_api_take_over(console: tuple[Client, Radio]) -> None:

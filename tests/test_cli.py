@@ -55,6 +55,17 @@ def test_doctor_prints_the_generator_decision() -> None:
     assert result.exit_code == 0, result.output
     assert "generator     synth: generator = synth" in result.output
     assert "stations      stations.toml: 15 enabled, OK" in result.output
+    assert "workers       local: one generator in the server's own process" in result.output
+
+
+def test_doctor_says_at_once_when_no_ray_cluster_answers() -> None:
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    result = CliRunner().invoke(
+        main, ["doctor", "--workers", "ray", "--ray-address", "127.0.0.1:1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "workers       ray at 127.0.0.1:1" in result.output
+    assert "no cluster at 127.0.0.1:1: nothing answers at 127.0.0.1:1" in result.output
 
 
 def test_the_options_offer_the_generators_and_precisions_declared_once() -> None:

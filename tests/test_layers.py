@@ -34,6 +34,7 @@ FLOORS = {
     ),
     "stages": (
         "radio.generators",
+        "radio.generators.pool",
         "radio.prepare",
         "radio.backlog",
         "radio.playout",

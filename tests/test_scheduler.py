@@ -16,7 +16,7 @@ from radio.lineup.prompts import concrete_prompt
 from radio.lineup.stations import parse_stations
 from radio.scheduler import FIRST_TRACK_SECONDS, Scheduler, finish_generation, in_daemon_thread
 from radio.tracks import NewTrack
-from tests.dummies import HungGenerator, ToneGenerator
+from tests.dummies import HungGenerator, ToneGenerator, TonePool
 from tests.support import short_lineup, wait_until
 
 THREE = (
@@ -59,6 +59,43 @@ def test_plan_serves_the_station_that_runs_dry_soonest_first(catalog: CatalogWri
     plan = scheduler(catalog, ToneGenerator(max_batch=4), ahead).plan()
     assert [s.id for s in plan] == ["metal", "jazz"]  # folk is above target
     assert [s.id for s in scheduler(catalog, ToneGenerator(max_batch=1), ahead).plan()] == ["metal"]
+
+
+def test_idle_workers_share_the_short_stations_soonest_dry_first(catalog: CatalogWriter) -> None:
+    ahead = {"jazz": 5.0, "metal": 1.0, "folk": 0.5}
+    pool = scheduler(catalog, TonePool(size=2), ahead)
+    batches = [[p.request.station for p in batch] for batch in pool.batches(pool.free())]
+    assert batches == [["folk", "metal"], ["jazz"]]
+    local = scheduler(catalog, ToneGenerator(), ahead)
+    assert [[p.request.station for p in b] for b in local.batches(local.free())] == [
+        ["folk", "metal", "jazz"]
+    ]
+
+
+async def test_a_pool_takes_one_batch_per_worker_at_once(catalog: CatalogWriter) -> None:
+    generator = TonePool(size=3, max_batch=1)
+    s = scheduler(catalog, generator, {})
+    await s.fill()  # one round
+    assert generator.refreshed == 1  # the pool was asked about its workers first
+    assert s.free() == 0  # three batches in flight, one per worker
+    await s.settle()
+    assert sorted(c[0].station for c in generator.calls) == ["folk", "jazz", "metal"]
+    assert s.batches_made == 3 and s.free() == 3
+
+
+async def test_a_worker_that_joins_takes_a_batch_in_the_next_round(catalog: CatalogWriter) -> None:
+    generator = TonePool(size=1, max_batch=1)
+    generator.release.clear()  # batches stay in flight until released
+    s = scheduler(catalog, generator, {})
+    await s.fill()
+    await wait_until(lambda: len(generator.begun) == 1, what="a batch on the one worker")
+    assert s.free() == 0
+    generator.size = 2  # a worker joins (the pool's refresh found it ready)
+    await s.fill()  # the next round
+    await wait_until(lambda: len(generator.begun) == 2, what="a batch on the new worker")
+    assert s.free() == 0
+    generator.release.set()
+    await s.settle()
 
 
 async def test_one_batch_serves_several_stations_and_fills_the_backlog(

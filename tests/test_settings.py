@@ -36,3 +36,9 @@ def test_public_url_is_one_http_url(url: str) -> None:
     with pytest.raises(ConfigError, match="public_url"):
         Settings.load({"public_url": url}, environ={})
     assert Settings.load({"public_url": "https://radio.example/live"}, environ={}).public_url
+
+
+def test_workers_are_local_or_ray() -> None:
+    assert Settings.load(environ={"RADIO_WORKERS": "ray"}).workers == "ray"
+    with pytest.raises(ConfigError, match="key 'workers': unknown workers 'gpu'"):
+        Settings.load(environ={"RADIO_WORKERS": "gpu"})

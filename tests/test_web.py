@@ -292,6 +292,13 @@ def test_console_edits_a_prompt_and_the_next_track_has_it(server: str, open_page
     page.fill("#operator", "Grace")
     page.click("#login button[type=submit]")
     page.wait_for_selector("#overview tbody tr[data-id=jazz]")
+    # The generator workers: here the one local generator, with the batches it has made.
+    page.wait_for_selector("#pool-kind:has-text('in the server')")
+    page.wait_for_function(
+        "(() => { const cells = document.querySelectorAll('#pool tbody tr td');"
+        " return cells.length === 7 && Number(cells[5].textContent) >= 1; })()"
+    )
+    assert page.locator("#pool tbody tr td").nth(3).text_content() == "tone-v1"
     page.click("#overview tr[data-id=jazz] button.edit")
     prompt = page.locator("textarea[name=prompt]")
     assert prompt.input_value() == (

@@ -31,6 +31,7 @@ from radio.generators import GenerationRequest
 from radio.generators.synth import SynthGenerator
 from radio.lineup.prompts import concrete_prompt
 from radio.lineup.stations import Station, load_stations
+from radio.settings import WORKERS
 
 WARM_UP_SECONDS = 2.0
 TARGET = 50.0  # times real time on one core
@@ -57,16 +58,37 @@ TARGET = 50.0  # times real time on one core
 )
 @click.option("--pin/--no-pin", default=True, show_default=True, help="Pin to one CPU.")
 @click.option(
+    "--workers",
+    type=click.Choice(WORKERS),
+    default="local",
+    show_default=True,
+    help="ray: one Ray actor, then two, side by side (radio/bench/pool.py).",
+)
+@click.option("--ray-address", default="auto", show_default=True, help="For --workers ray.")
+@click.option(
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path("cache/bench/synth.json"),
     show_default=True,
 )
 def synth_command(
-    seconds: float, tracks: int, seed: int, stations_path: Path, pin: bool, output: Path
+    seconds: float,
+    tracks: int,
+    seed: int,
+    stations_path: Path,
+    pin: bool,
+    workers: str,
+    ray_address: str,
+    output: Path,
 ) -> None:
     """Time the built-in synth on every genre of stations.toml."""
     config = load_stations(stations_path)
+    if workers == "ray":
+        from radio.bench import pool
+
+        report = pool.run_pool_benchmark(config.stations, seconds, tracks, seed, ray_address)
+        save(report, output.with_name(output.stem + "-ray.json"), pool.table(report))
+        return
     with _one_cpu(pin) as pinned:
         report = run_benchmark(config.stations, seconds, tracks, seed)
     report["machine"]["pinned_to_cpu"] = pinned

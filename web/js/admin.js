@@ -66,7 +66,12 @@ async function signIn() {
   $("who").textContent = `Signed in as ${session.name || "operator"}`;
   renderOverview();
   refreshEdits();
-  timers = [setInterval(refreshOverview, REFRESH_MS), setInterval(refreshEdits, EDITS_REFRESH_MS)];
+  refreshPool();
+  timers = [
+    setInterval(refreshOverview, REFRESH_MS),
+    setInterval(refreshPool, REFRESH_MS),
+    setInterval(refreshEdits, EDITS_REFRESH_MS),
+  ];
 }
 
 function signOut(message = "") {
@@ -359,6 +364,32 @@ function describe(edit) {
     .filter((key) => !same(before?.[key], after?.[key]))
     .map((key) => `${key}: ${short(before?.[key])} → ${short(after?.[key])}`)
     .join("\n");
+}
+
+// -- generator workers: local, or Ray actors with their device, model and counts ------
+async function refreshPool() {
+  let body;
+  try {
+    body = await api("/api/admin/pool");
+  } catch {
+    return;
+  }
+  $("pool-kind").textContent = body.workers === "ray" ? "on Ray" : "in the server's process";
+  $("pool").tBodies[0].replaceChildren(
+    ...body.pool.map((worker) =>
+      el(
+        "tr",
+        { "data-state": worker.state },
+        el("td", { text: worker.name }),
+        el("td", { text: worker.node }),
+        el("td", { text: worker.device }),
+        el("td", { text: worker.model }),
+        el("td", { text: [worker.state, worker.reason, worker.making.join(", ")].filter(Boolean).join(": ") }),
+        el("td", { text: String(worker.batches) }),
+        el("td", { text: String(worker.failures) }),
+      ),
+    ),
+  );
 }
 
 async function refreshEdits() {

@@ -54,6 +54,14 @@ async def overview(request: web.Request) -> web.Response:
     )
 
 
+async def pool(request: web.Request) -> web.Response:
+    """GET /api/admin/pool: where generation runs, and each worker's device, model and counts."""
+    kind, workers = request.config_dict[RADIO].pool()
+    return web.json_response(
+        {"workers": kind, "pool": [dataclasses.asdict(worker) for worker in workers]}
+    )
+
+
 async def edits(request: web.Request) -> web.Response:
     """GET /api/admin/edits?station=&limit=: the audit trail, newest first."""
     station = request.query.get("station") or None
