@@ -14,6 +14,7 @@ import click
 from click_default_group import DefaultGroup
 
 from radio.bench.generate import generate_command
+from radio.bench.joins import joins_command
 from radio.bench.listeners import listeners_command
 from radio.bench.synth import synth_command
 from radio.errors import RadioError
@@ -295,3 +296,4 @@ def bench() -> None:
 bench.add_command(listeners_command)
 bench.add_command(synth_command)
 bench.add_command(generate_command)
+bench.add_command(joins_command)
