@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from radio.core import OnAir
-from radio.icy import METAINT
+from radio.icy import metaint_for
 from radio.server.keys import RADIO, SETTINGS
 from radio.server.shapes import base_url, mount_url, server_address
 
@@ -75,8 +75,9 @@ async def stream(request: web.Request) -> web.StreamResponse:
         "icy-pub": "1",
         "ice-audio-info": f"ice-samplerate=44100;ice-bitrate={station.bitrate};ice-channels=2",
     }
+    metaint = metaint_for(station.bitrate)
     if want_meta:
-        headers["icy-metaint"] = str(METAINT)
+        headers["icy-metaint"] = str(metaint)
     response = RawStreamResponse(headers)
     await response.prepare(request)  # sends the headers at once, ahead of the burst
     transport = request.transport
@@ -95,7 +96,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     session = session if session and SESSION.fullmatch(session) else None
     # From here the broadcast writes into the transport itself; this handler only
     # keeps the request open until the broadcast lets the listener go.
-    listener = broadcast.join(transport, want_meta, session)
+    listener = broadcast.join(transport, want_meta, session, metaint)
     try:
         await listener.gone
     finally:
