@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from radio.audio.loudness import integrated_loudness
+from radio.audio.loudness import PEAK_DBTP, integrated_loudness
+from radio.audio.meter import true_peak_dbtp
 from radio.generators import GenerationRequest
 from radio.prepare import prepare_audio, write_cache
 from tests.dummies import ToneGenerator
@@ -22,7 +23,7 @@ def test_prepared_audio_is_playout_format_at_target_loudness() -> None:
     assert prepared.pcm.dtype == np.int16 and prepared.pcm.shape[1] == 2
     assert prepared.duration == pytest.approx(3.0, abs=0.01)  # resampled from 32 kHz
     assert prepared.loudness == pytest.approx(-14.0, abs=0.2)
-    assert np.abs(prepared.pcm).max() <= round(32767 * 10 ** (-1 / 20)) + 1
+    assert true_peak_dbtp(prepared.pcm.astype(np.float32) / 32767) <= PEAK_DBTP + 0.05
     assert len(prepared.audio_hash) == 64
     assert prepare_audio(generated()).audio_hash == prepared.audio_hash
     assert prepare_audio(generated(seed=8)).audio_hash != prepared.audio_hash
