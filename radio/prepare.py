@@ -85,6 +85,20 @@ def write_cache(prepared: PreparedAudio, cache_dir: Path, station: str) -> str:
     return relative
 
 
+def parameters(generated: GeneratedAudio) -> dict[str, object]:
+    """What the catalog keeps of how a track was made: the generator's own account, and
+    the prompt's pool values beside it. A pool value never overwrites the generator's
+    (#9: classical's and opera's `form` pool hid the synth's section plan); one that
+    shares a name is kept as `prompt_<name>`."""
+    request = generated.request
+    made = dict(generated.parameters)
+    pools = {
+        (f"prompt_{name}" if name in made else name): value
+        for name, value in request.params.items()
+    }
+    return {**pools, **made, "seconds_requested": request.seconds}
+
+
 def new_track(
     generated: GeneratedAudio,
     prepared: PreparedAudio,
@@ -101,7 +115,7 @@ def new_track(
         seed=request.seed,
         generator=generator,
         model=model,
-        parameters={**generated.parameters, **request.params, "seconds_requested": request.seconds},
+        parameters=parameters(generated),
         duration=prepared.duration,
         sample_rate=PLAYOUT_RATE,
         loudness=prepared.loudness,
