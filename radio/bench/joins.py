@@ -66,7 +66,8 @@ def find_start(heard: Mono, track: Mono, guess: int, crossfade: int) -> tuple[in
     if len(probe) < PLAYOUT_RATE // 2 or len(region) <= len(probe):
         return 0, 0.0
     scores = correlate(region, probe, mode="valid", method="fft")
-    energy = np.convolve(region.astype(np.float64) ** 2, np.ones(len(probe)), mode="valid")
+    power = np.concatenate([[0.0], np.cumsum(region.astype(np.float64) ** 2)])
+    energy = power[len(probe) :] - power[: -len(probe)]
     scores = scores / np.sqrt(np.maximum(energy * float(probe @ probe), 1e-12))
     best = int(np.argmax(scores))
     return lo + best - skip, float(scores[best])
