@@ -33,7 +33,7 @@ from scipy.signal import correlate
 
 from radio.audio import PLAYOUT_RATE
 from radio.audio.meter import HOP_SECONDS, MOMENTARY_SECONDS, momentary_loudness, true_peak_dbtp
-from radio.bench.capture import Recording, record_all, short_lineup
+from radio.bench.capture import Recording, record_all, short_lineup, wait_on_air
 from radio.bench.listeners import _free_port, _running_radio
 from radio.bench.report import machine, save
 from radio.lineup.stations import load_stations
@@ -205,7 +205,7 @@ def joins_command(
         )
         stations = {s.id: s for s in load_stations(lineup).stations}
         port = _free_port()
-        with _running_radio(lineup, Path(folder), port):
+        with _running_radio(lineup, Path(folder), port, wait_on_air):
             recordings = record_all(port, bitrates, minutes * 60)
         results = [
             analyse(
