@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from radio.icy import IcyInterleaver
+from radio.icy import METAINT, IcyInterleaver
 
 BURST_BYTES = 64 * 1024
 QUEUE_LIMIT_BYTES = 512 * 1024
@@ -153,7 +153,11 @@ class Broadcast:
         return self._chunks[0][0] if self._chunks else self.head
 
     def join(
-        self, connection: Connection, icy: bool = False, session: str | None = None
+        self,
+        connection: Connection,
+        icy: bool = False,
+        session: str | None = None,
+        metaint: int = METAINT,
     ) -> Listener:
         """A new listener, sent its burst at once from a chunk (hence MP3 frame or Ogg
         page) boundary, after the headers of the stream it starts in."""
@@ -165,7 +169,7 @@ class Broadcast:
         listener = Listener(
             connection,
             asyncio.get_running_loop().create_future(),
-            IcyInterleaver(self.title_at) if icy else None,
+            IcyInterleaver(self.title_at, metaint) if icy else None,
             session,
         )
         if self.closed:

@@ -16,6 +16,7 @@ from click_default_group import DefaultGroup
 from radio.bench.encoders import encoders_command
 from radio.bench.generate import generate_command
 from radio.bench.hls import hls_command
+from radio.bench.joins import joins_command
 from radio.bench.listeners import listeners_command
 from radio.bench.synth import synth_command
 from radio.bench.variety import variety_command
@@ -326,3 +327,4 @@ bench.add_command(encoders_command)
 bench.add_command(generate_command)
 bench.add_command(variety_command)
 bench.add_command(hls_command)
+bench.add_command(joins_command)

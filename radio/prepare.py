@@ -1,7 +1,9 @@
 """Generated audio in, a Track (cache file and catalog row) out: the one preparation path.
 
 The stages, in order: playout format (44.1 kHz stereo) -> trim silent edges ->
-short fades -> loudness to -14 LUFS with peaks <= -1 dBFS -> FLAC written under
+edges lifted to the body's level, a click guard (no fades: the crossfade is the
+only fade at a join) -> loudness to -14 LUFS with true peaks <= -1.5 dBTP (-1 as
+heard after MP3 coding) -> FLAC written under
 a temporary name then renamed -> catalog row (unique audio hash) -> Track.
 The scheduler and `radio generate` both call `prepare_or_skip`, so both follow
 one error policy: audio that cannot be used is logged and skipped, and a bug in
@@ -25,7 +27,7 @@ import numpy as np
 import soundfile
 
 from radio.audio import PLAYOUT_RATE, Samples
-from radio.audio.edges import fade_edges, trim_silence
+from radio.audio.edges import guard_clicks, level_edges, trim_silence
 from radio.audio.loudness import normalize
 from radio.audio.resample import to_playout
 from radio.catalog import Catalog, CatalogWriter
@@ -57,7 +59,7 @@ def prepare_audio(generated: GeneratedAudio) -> PreparedAudio:
         raise AudioError(
             f"only {len(samples) / PLAYOUT_RATE:.2f} s of audio after trimming silence"
         )
-    samples = fade_edges(samples, PLAYOUT_RATE)
+    samples = guard_clicks(level_edges(samples, PLAYOUT_RATE), PLAYOUT_RATE)
     samples, loudness = normalize(samples, PLAYOUT_RATE)
     pcm = np.round(samples * 32767.0).astype(np.int16)
     # The hash is of the exact PCM we store: the same audio can never enter twice.
@@ -84,6 +86,20 @@ def write_cache(prepared: PreparedAudio, cache_dir: Path, station: str) -> str:
     return relative
 
 
+def parameters(generated: GeneratedAudio) -> dict[str, object]:
+    """What the catalog keeps of how a track was made: the generator's own account, and
+    the prompt's pool values beside it. A pool value never overwrites the generator's
+    (#9: classical's and opera's `form` pool hid the synth's section plan); one that
+    shares a name is kept as `prompt_<name>`."""
+    request = generated.request
+    made = dict(generated.parameters)
+    pools = {
+        (f"prompt_{name}" if name in made else name): value
+        for name, value in request.params.items()
+    }
+    return {**pools, **made, "seconds_requested": request.seconds}
+
+
 def new_track(
     generated: GeneratedAudio,
     prepared: PreparedAudio,
@@ -100,7 +116,7 @@ def new_track(
         seed=request.seed,
         generator=generator,
         model=model,
-        parameters={**generated.parameters, **request.params, "seconds_requested": request.seconds},
+        parameters=parameters(generated),
         duration=prepared.duration,
         sample_rate=PLAYOUT_RATE,
         loudness=prepared.loudness,

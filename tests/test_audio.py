@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from radio.audio.crossfade import crossfade, equal_power_gains
-from radio.audio.edges import fade_edges, trim_silence
-from radio.audio.loudness import integrated_loudness, normalize
+from radio.audio.edges import guard_clicks, level_edges, trim_silence
+from radio.audio.loudness import PEAK_DBTP, integrated_loudness, limit_peaks, normalize
+from radio.audio.meter import momentary_loudness, true_peak_dbtp
 from radio.audio.resample import resample, to_playout
 from radio.errors import AudioError
 
@@ -27,21 +28,56 @@ def test_trim_silence_drops_quiet_edges_only() -> None:
     assert len(trim_silence(np.zeros((RATE, 2), np.float32))) == 0
 
 
-def test_fades_start_and_end_at_zero() -> None:
-    faded = fade_edges(np.ones((RATE, 2), np.float32), RATE)
-    assert faded[0].max() == 0.0
-    assert faded[-1].max() < 0.01
-    assert faded[RATE // 2].min() == 1.0
+def test_click_guard_ramps_only_an_edge_that_would_click() -> None:
+    guarded = guard_clicks(np.ones((RATE, 2), np.float32), RATE)
+    assert guarded[0].max() == 0.0 and guarded[-1].max() < 0.01
+    assert guarded[int(0.006 * RATE) : -int(0.006 * RATE)].min() == 1.0  # 5 ms, no fade
+    quiet_edges = noise(1.0)
+    quiet_edges[0] = quiet_edges[-1] = 0.0  # starts and ends at rest: nothing to guard
+    np.testing.assert_array_equal(guard_clicks(quiet_edges, RATE), quiet_edges)
+
+
+def test_level_edges_lifts_a_quiet_intro_and_ending_to_the_body() -> None:
+    # 30 s of noise whose first and last 4 s are 8 dB down, as a soft intro and a fade.
+    audio = noise(30.0, 0.1)
+    soft = np.float32(10 ** (-8 / 20))
+    audio[: 4 * RATE] *= soft
+    audio[-4 * RATE :] *= soft
+    levels = momentary_loudness(level_edges(audio, RATE), RATE)
+    body = float(np.median(levels[100:250]))
+    assert levels[:30].min() > body - 3 and levels[-30:].min() > body - 3
+    assert levels.max() < body + 2  # lifted to the body, not above it
+    even = noise(30.0, 0.1, seed=3)
+    np.testing.assert_array_equal(level_edges(even, RATE), even)  # nothing to do
+
+
+def overshooting(seconds: float = 2.0) -> np.ndarray:
+    """Full-scale samples whose wave peaks 3 dB above them, between samples: a quarter of
+    the rate at 45 degrees of phase puts every sample at 0.707 of the wave's crest."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    wave = np.sin(2 * np.pi * (RATE / 4) * t + np.pi / 4) / np.sqrt(0.5)
+    wave = np.clip(wave, -1.0, 1.0) * 0.999
+    return np.repeat(wave.astype(np.float32)[:, None], 2, axis=1)
+
+
+def test_the_limiter_holds_the_true_peak_not_just_the_samples() -> None:
+    loud = overshooting()
+    assert np.abs(loud).max() > 0.99 and true_peak_dbtp(loud) > 2.0
+    limited = limit_peaks(loud, RATE)
+    assert true_peak_dbtp(limited) <= PEAK_DBTP + 0.05
+    # Only the excess goes: the samples end up about 3 dB under the ceiling, not lower.
+    assert 20 * np.log10(np.abs(limited).max()) > PEAK_DBTP - 3.5
 
 
 @pytest.mark.parametrize("level", [0.01, 0.1, 0.5])
-def test_normalize_hits_minus_14_lufs_with_peaks_under_minus_1(level: float) -> None:
+def test_normalize_hits_minus_14_lufs_under_the_true_peak_ceiling(level: float) -> None:
     audio = noise(10.0, level)
     audio[RATE : RATE + 200] *= 8  # a transient the limiter must catch
+    audio[2 * RATE : 3 * RATE] += overshooting(1.0) * np.float32(level * 4)
     out, lufs = normalize(audio, RATE)
     assert lufs == pytest.approx(-14.0, abs=0.2)
     assert integrated_loudness(out, RATE) == pytest.approx(lufs, abs=0.01)
-    assert 20 * np.log10(np.abs(out).max()) <= -1.0 + 1e-4
+    assert true_peak_dbtp(out) <= PEAK_DBTP + 0.05
 
 
 def test_normalize_refuses_to_amplify_near_silence() -> None:

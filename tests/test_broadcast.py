@@ -50,7 +50,7 @@ async def test_listeners_share_each_published_bytes_object() -> None:
 async def test_icy_listeners_get_blocks_and_share_the_chunks_without_one() -> None:
     broadcast = Broadcast(burst=0)
     plain, icy = DummyConnection(), DummyConnection()
-    broadcast.join(plain), broadcast.join(icy, icy=True)
+    broadcast.join(plain), broadcast.join(icy, icy=True, metaint=16000)
     for n in range(40):
         broadcast.publish(bytes([n]) * 1000, [(0, f"track {n // 20}")] if n % 20 == 0 else [])
     audio, blocks = parse_icy(icy.received, 16000)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from radio.icy import IcyInterleaver, metadata_block
+from radio.icy import METAINT, IcyInterleaver, metadata_block, metaint_for
 from tests.support import parse_icy as parse
 
 
@@ -30,3 +30,10 @@ def test_title_changes_in_the_first_block_after_the_track_starts() -> None:
         (4000, None),
         (5000, None),
     ]
+
+
+def test_the_metadata_interval_is_a_fifth_of_a_second_at_any_bitrate() -> None:
+    # A title can change only at a block: 0.2 s between blocks keeps it within 0.25 s
+    # of the audio (#9), where 16,000 bytes was a whole second at 128 kbps.
+    assert METAINT == metaint_for(128) == 3200
+    assert [metaint_for(kbps) for kbps in (32, 64, 192, 320)] == [800, 1600, 4800, 8000]

@@ -24,7 +24,7 @@ from tests.support import (
 pytestmark = pytest.mark.slow
 
 BYTE_RATE = 16000  # 128 kbps
-METAINT = 16000
+METAINT = 3200  # 0.2 s at 128 kbps (radio/icy.py)
 
 
 async def raw_get(

@@ -1,18 +1,30 @@
-"""Generated audio in, audio with silent edges trimmed and short fades out.
+"""Generated audio in, audio whose edges are ready for a crossfade out: silence trimmed,
+the first and last seconds brought up to the track's own level, a click guard.
 
-Models often start with a breath of silence and stop mid-note; trimming and a
-short fade keep the crossfade musical and free of clicks.
+The crossfade is the only fade at a join (#9): the equal-power crossfade keeps the
+level even only when both ends play at full musical level, so nothing here fades
+a track out. A model's quiet intro or decaying ending is lifted towards the body
+instead, and a few milliseconds of ramp are added only where an edge would
+otherwise start or stop on a step (a click).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
 from radio.audio import Samples
+from radio.audio.meter import Levels, momentary_loudness
 
 SILENCE_DBFS = -60.0
-FADE_IN_SECONDS = 0.01
-FADE_OUT_SECONDS = 0.25
+CLICK_DBFS = -50.0  # an edge sample louder than this would click without a ramp
+CLICK_RAMP_SECONDS = 0.005
+EDGE_SECONDS = 8.0  # covers a 3 s crossfade and the second-long reach of a level meter
+LEVEL_BLOCK_SECONDS = 1.0  # long enough not to ride single beats
+LEVEL_HOP_SECONDS = 0.1
+LEVEL_TOLERANCE_LU = 1.0  # edges within this of the body are left alone
+EASE_SECONDS = 0.5  # how fast the lift follows the music: fast, yet no gain step
+MAX_LIFT_DB = 12.0  # a near-silent ending stays quiet rather than becoming a noise swell
 
 
 def trim_silence(samples: Samples, threshold_dbfs: float = SILENCE_DBFS) -> Samples:
@@ -24,19 +36,53 @@ def trim_silence(samples: Samples, threshold_dbfs: float = SILENCE_DBFS) -> Samp
     return samples[loud[0] : loud[-1] + 1]
 
 
-def fade_edges(
-    samples: Samples,
-    rate: int,
-    fade_in: float = FADE_IN_SECONDS,
-    fade_out: float = FADE_OUT_SECONDS,
-) -> Samples:
-    """Linear fade-in and equal-power fade-out, so no edge starts or ends with a click."""
+def guard_clicks(samples: Samples, rate: int) -> Samples:
+    """A 5 ms ramp at an edge that starts or stops on a loud sample; other edges untouched."""
     out = samples.copy()
-    n_in = min(int(fade_in * rate), len(out) // 2)
-    n_out = min(int(fade_out * rate), len(out) // 2)
-    if n_in:
-        out[:n_in] *= np.linspace(0.0, 1.0, n_in, endpoint=False, dtype=np.float32)[:, None]
-    if n_out:
-        ramp = np.cos(np.linspace(0.0, np.pi / 2, n_out, dtype=np.float32))
-        out[-n_out:] *= ramp[:, None]
+    ramp_frames = min(int(CLICK_RAMP_SECONDS * rate), len(out) // 2)
+    if ramp_frames == 0:
+        return out
+    loud = 10.0 ** (CLICK_DBFS / 20.0)
+    ramp = np.linspace(0.0, 1.0, ramp_frames, endpoint=False, dtype=np.float32)[:, None]
+    if np.abs(out[0]).max() > loud:
+        out[:ramp_frames] *= ramp
+    if np.abs(out[-1]).max() > loud:
+        out[-ramp_frames:] *= ramp[::-1]
     return out
+
+
+def edge_lift_db(samples: Samples, rate: int, seconds: float = EDGE_SECONDS) -> Levels:
+    """Per frame, the gain in dB that brings the first and last `seconds` up to the body.
+
+    The body is the median 1 s level away from the edges; each block of an edge
+    that is more than LEVEL_TOLERANCE_LU under it is lifted by the shortfall (at
+    most MAX_LIFT_DB), eased over EASE_SECONDS, and tapered to nothing over the edge's
+    inner half. The ease takes the least shortfall around each block first, so a
+    lift never spills over into loud music next to it."""
+    frames = len(samples)
+    levels = momentary_loudness(samples, rate, LEVEL_BLOCK_SECONDS, LEVEL_HOP_SECONDS)
+    if len(levels) < 3:
+        return np.zeros(frames)
+    centres = LEVEL_BLOCK_SECONDS / 2 + np.arange(len(levels)) * LEVEL_HOP_SECONDS
+    duration = frames / rate
+    edge = min(seconds, duration / 3)
+    inner = (centres > edge) & (centres < duration - edge)
+    body = float(np.median(levels[inner] if inner.any() else levels))
+    short = np.clip(body - LEVEL_TOLERANCE_LU - levels, 0.0, MAX_LIFT_DB)
+    hold = max(1, round(EASE_SECONDS / LEVEL_HOP_SECONDS))
+    short = uniform_filter1d(minimum_filter1d(short, size=hold), size=hold)
+    from_edge = np.minimum(centres, duration - centres)
+    weight = np.clip((edge - from_edge) / (edge / 2), 0.0, 1.0)
+    times = (np.arange(frames) + 0.5) / rate
+    # Outside the block centres np.interp holds the first and last values: the very
+    # edges get the lift of the nearest measured block.
+    return np.asarray(np.interp(times, centres, short * weight), dtype=np.float64)
+
+
+def level_edges(samples: Samples, rate: int, seconds: float = EDGE_SECONDS) -> Samples:
+    """The track with its first and last `seconds` lifted to the level of its body."""
+    lift = edge_lift_db(samples, rate, seconds)
+    if not lift.any():
+        return samples
+    gain = (10.0 ** (lift / 20.0)).astype(np.float32)
+    return (samples * gain[:, None]).astype(np.float32)

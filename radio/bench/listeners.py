@@ -105,12 +105,15 @@ def _bench_lineup(source: Path, folder: Path, backlog_minutes: float) -> Path:
 
 
 @contextlib.contextmanager
-def _running_radio(stations: Path, folder: Path, port: int) -> Iterator[int]:
+def _running_radio(
+    stations: Path, folder: Path, port: int, ready: Callable[[int], None] | None = None
+) -> Iterator[int]:
+    """Our server on `port`, once `ready` (by default: every backlog at target) returns."""
     command = [sys.executable, "-m", "radio", "serve", "--port", str(port)]
     command += ["--stations", str(stations), "--cache", str(folder), "--generator", "synth"]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_ready(port)
+        (ready or _wait_ready)(port)
         yield server.pid
     finally:
         server.terminate()

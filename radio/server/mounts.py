@@ -14,7 +14,7 @@ from aiohttp import web
 
 from radio.broadcast import Broadcast
 from radio.core import OnAir
-from radio.icy import METAINT
+from radio.icy import METAINT, metaint_for
 from radio.opus import OPUS_RATE
 from radio.server.keys import RADIO, SETTINGS
 from radio.server.shapes import HLS_TYPE, base_url, hls_url, mount_url, server_address
@@ -82,9 +82,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
         "Content-Type": "audio/mpeg",
         **_station_headers(request, on_air, 44100, on_air.station.bitrate),
     }
+    metaint = metaint_for(on_air.station.bitrate)
     if want_meta:
-        headers["icy-metaint"] = str(METAINT)
-    return await _serve(request, on_air, on_air.broadcast, headers, want_meta)
+        headers["icy-metaint"] = str(metaint)
+    return await _serve(request, on_air, on_air.broadcast, headers, want_meta, metaint)
 
 
 async def opus_stream(request: web.Request) -> web.StreamResponse:
@@ -103,6 +104,7 @@ async def _serve(
     broadcast: Broadcast,
     headers: dict[str, str],
     want_meta: bool,
+    metaint: int = METAINT,  # bytes between ICY blocks, for listeners that asked for them
 ) -> web.StreamResponse:
     """Burst on connect, then the live broadcast, until the broadcast lets go."""
     if request.method != "HEAD" and (reason := _full(request, on_air, broadcast)):
@@ -125,7 +127,7 @@ async def _serve(
     session = session if session and SESSION.fullmatch(session) else None
     # From here the broadcast writes into the transport itself; this handler only
     # keeps the request open until the broadcast lets the listener go.
-    listener = broadcast.join(transport, want_meta, session)
+    listener = broadcast.join(transport, want_meta, session, metaint)
     try:
         await listener.gone
     finally:
