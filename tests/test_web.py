@@ -196,7 +196,6 @@ def test_listener_page_plays_and_shows_the_title_it_is_playing(server: str, open
     # Each connection names its own session, which places track starts on its clock.
     src = page.evaluate("document.getElementById('audio').src")
     assert re.search(r"/stream/jazz\.mp3\?session=[A-Za-z0-9_-]{8,64}$", src), src
-    first_title = page.locator("#now-title").text_content()
     page.wait_for_timeout((3 * TRACK_SECONDS + 1) * 1000)  # several track changes
     assert (
         page.evaluate("document.getElementById('audio').currentTime")
@@ -213,7 +212,6 @@ def test_listener_page_plays_and_shows_the_title_it_is_playing(server: str, open
     shown = [s for s in log if s["shown"]]
     changes = [b["t"] for a, b in itertools.pairwise(shown) if a["shown"] != b["shown"]]
     assert len(changes) >= 2, "the title never changed at a track change"
-    assert page.locator("#now-title").text_content() != first_title
     # Away from each change (crossfade, analyser window), the tone heard is the shown track's.
     steady = [s for s in shown if s["hz"] and all(not 0 <= s["t"] - t < 1.2 for t in changes)]
     matching = [s for s in steady if abs(s["hz"] - pitch[s["shown"]]) < 8]
