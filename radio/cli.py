@@ -40,6 +40,7 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
             ("cache", click.Path(path_type=Path)),
             ("generator", click.Choice(KINDS)),
             ("model", str),
+            ("soundfont", click.Path(dir_okay=False, path_type=Path)),
             ("device", str),
             ("dtype", click.Choice(DTYPES)),
             ("guidance_scale", float),
@@ -72,6 +73,7 @@ def _generator(settings: Settings) -> tuple[Generator, str]:
         return choose_generator(
             settings.generator,
             model=settings.model,
+            soundfont=settings.soundfont,
             device=settings.device,
             dtype=settings.dtype,
             guidance_scale=settings.guidance_scale,
