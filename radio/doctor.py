@@ -9,12 +9,13 @@ from collections.abc import Iterator
 
 from radio.errors import RadioError
 from radio.generators import decide, probe
+from radio.generators.synth.fluid import find
 from radio.lineup.stations import load_stations
 from radio.settings import Settings
 
 PACKAGES = (
     "aiohttp", "APScheduler", "sqlite-utils", "numpy", "scipy", "lameenc", "pyloudnorm",
-    "soundfile", "torch", "transformers",
+    "soundfile", "pyfluidsynth", "torch", "transformers",
 )  # fmt: skip
 PROGRAMS = ("ffmpeg", "ffprobe", "chromium")
 
@@ -42,3 +43,5 @@ def report(settings: Settings) -> Iterator[str]:
     yield f"weights       {found.weights or f'none found locally for {settings.model!r}'}"
     decision = decide(settings.generator, found)
     yield f"generator     {decision.generator}: {decision.reason}"
+    instruments, _ = find(settings.soundfont)
+    yield f"synth plays   {instruments.description}"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -58,6 +59,8 @@ RELEASE_CUT = -1200.0
 SHORTER_RELEASE = ("chords", "extra", "bass")
 NOTE_OFF, NOTE_ON = 0, 1  # sort order at one frame: release before re-striking
 _warned: set[str] = set()
+_shared: dict[Path, Instruments] = {}
+_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,8 @@ class Found:
 
 def find(soundfont: Path | None) -> tuple[Found, ModuleType | None]:
     """Look for the binding, the library and the SoundFont file; loads nothing big."""
-    if soundfont is None or not str(soundfont):
-        return Found(None, "sine fallback: no SoundFont configured (soundfont setting)"), None
+    if soundfont is None:
+        return Found(None, "sine voices: no SoundFont asked for"), None
     try:
         import fluidsynth
     except ImportError as exc:  # the binding raises ImportError when the library is missing
@@ -86,16 +89,25 @@ def find(soundfont: Path | None) -> tuple[Found, ModuleType | None]:
 
 
 def instruments_for(soundfont: Path | None) -> Instruments | None:
-    """FluidSynth instruments for the synth, or None (logged once) for the sine fallback."""
+    """FluidSynth instruments for the synth, or None (logged once) for the sine fallback.
+
+    One Instruments per SoundFont per process, shared by every generator: its keeper
+    holds the SoundFont's samples for as long as the process runs.
+    """
+    if soundfont is None:  # asked for the sine voices: nothing to say
+        return None
     found, binding = find(soundfont)
     if found.soundfont is None or binding is None:
         _say_once(found.description)
         return None
-    try:
-        return Instruments(found.soundfont, binding)
-    except SoundFontError as exc:
-        _say_once(f"sine fallback: {exc}")
-        return None
+    with _lock:
+        if found.soundfont not in _shared:
+            try:
+                _shared[found.soundfont] = Instruments(found.soundfont, binding)
+            except SoundFontError as exc:
+                _say_once(f"sine fallback: {exc}")
+                return None
+        return _shared[found.soundfont]
 
 
 class SoundFontError(Exception):
@@ -112,9 +124,6 @@ class Instruments:
         # Never played: it holds the SoundFont so that each render's load hits the cache.
         self._keeper = self._synth()
         self._keeper_font = self._load(self._keeper)
-
-    def close(self) -> None:
-        self._keeper.delete()
 
     def play(self, score: Score, plan: Plan) -> Stereo:
         """The score's notes and hits as a (2, frames) float32 mix, reverb and chorus in."""
