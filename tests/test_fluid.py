@@ -94,7 +94,7 @@ def test_renders_real_stereo_instruments_unlike_the_sines(
     assert 0.5 < np.abs(samples).max() < 1.0
     assert 20 * np.log10(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) > -30
     # Stereo, not mono twice: instruments sit at their pans, the reverb is wide.
-    assert np.abs(samples[:, 0] - samples[:, 1]).mean() > 0.01 * np.abs(samples).mean()
+    assert np.abs(samples[:, 0] - samples[:, 1]).mean() > 0.1 * np.abs(samples).mean()
     # Same score, other instruments: the spectrum's shape moves by several dB somewhere.
     assert np.abs(band_levels(samples) - band_levels(fallback.samples)).max() > 3.0
     # Same composition: the parameters (key, tempo, form, ensemble) are the sine track's.

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,6 +56,8 @@ TIMPANI_SECONDS = 3.0  # a timpani stroke rings this long before its note-off
 # the render (folk: 20x real time on one core at full release, 37x at half). -1200
 # timecents halves the release; the lead and the drums keep theirs.
 GEN_VOLENVRELEASE = 38
+GEN_FILTERFC = 8  # a SoundFont's filter cutoff, in cents above 8.176 Hz
+OPEN_FILTER_HZ = 19912.0  # 13500 cents: the cutoff of an unfiltered preset
 RELEASE_CUT = -1200.0
 SHORTER_RELEASE = ("chords", "extra", "bass")
 NOTE_OFF, NOTE_ON = 0, 1  # sort order at one frame: release before re-striking
@@ -126,7 +129,7 @@ class Instruments:
         self._keeper_font = self._load(self._keeper)
 
     def play(self, score: Score, plan: Plan) -> Stereo:
-        """The score's notes and hits as a (2, frames) float32 mix, reverb and chorus in."""
+        """The score's notes and hits as a (2, frames) float32 mix, reverb in."""
         frames = max(1, round(plan.seconds * RATE))
         programs = programs_for(plan.palette.name)
         synth = self._synth()
@@ -140,8 +143,11 @@ class Instruments:
             synth.delete()
 
     def _synth(self) -> Any:
-        synth = self._binding.Synth(gain=GAIN, samplerate=float(RATE))
-        return synth
+        # FluidSynth's chorus comes out largely in antiphase: with the sends the SoundFont's
+        # synth presets carry, synthwave measured 5-10 dB more side than mid, half gone in
+        # mono. The palettes' own detuned layers are width enough.
+        options = {"synth.chorus.active": 0}
+        return self._binding.Synth(gain=GAIN, samplerate=float(RATE), **options)
 
     def _load(self, synth: Any) -> int:
         font = int(synth.sfload(str(self.soundfont)))
@@ -188,9 +194,12 @@ class _Events:
         self.send = send
         # Freeverb's room size stands in for the palette's decay time: 1.2 s -> 0.36, 5 s -> 0.85.
         synth.set_reverb(min(0.95, 0.2 + 0.13 * room), 0.4, 0.8, 0.9)
-        synth.set_chorus(3, 1.5, 0.35, 8.0, 0)
         synth.program_select(DRUM_CHANNEL, font, DRUM_BANK, programs.kit)
-        self._controls(DRUM_CHANNEL, "drums", 64, chorus=0)
+        self._controls(DRUM_CHANNEL, "drums", 64)
+        kit = plan.palette.kit
+        if kit is not None and kit.lowpass_hz > 0:  # a dusty kit (lo-fi): darken the samples
+            cents = 1200 * math.log2(kit.lowpass_hz / OPEN_FILTER_HZ)
+            native.set_gen(synth.synth, DRUM_CHANNEL, GEN_FILTERFC, cents)
 
     def notes(self, score: Score, plan: Plan) -> None:
         ringing: dict[tuple[int, int], tuple[int, int]] = {}  # (channel, key) -> (off frame, index)
@@ -252,13 +261,12 @@ class _Events:
         self.synth.program_select(channel, self.font, 0, program)
         if part in SHORTER_RELEASE:
             self.native.set_gen(self.synth.synth, channel, GEN_VOLENVRELEASE, RELEASE_CUT)
-        chorus = 0 if part in ("bass", "drums") else self.programs.chorus
-        self._controls(channel, part, pan, chorus)
+        self._controls(channel, part, pan)
         return channel
 
-    def _controls(self, channel: int, part: str, pan: int, chorus: int) -> None:
+    def _controls(self, channel: int, part: str, pan: int) -> None:
         reverb = round(127 * min(1.0, 2.0 * self.send * SENDS[part]))
-        for control, value in ((7, VOLUMES[part]), (10, pan), (91, reverb), (93, chorus)):
+        for control, value in ((7, VOLUMES[part]), (10, pan), (91, reverb)):
             self.synth.cc(channel, control, value)
 
 

@@ -55,11 +55,6 @@ DRUM_KEYS: dict[str, int] = {
 }
 # Drums that are pitched instruments in GM: played on a melodic channel at the tonic.
 PITCHED_DRUMS: dict[str, tuple[int, tuple[int, int]]] = {"timpani": (47, (41, 52))}
-# Chorus send (CC93, 0-127) per genre: the shimmer of 80s pads and electric pianos.
-CHORUS: dict[str, int] = {
-    "synthwave": 70, "ambient": 60, "lo-fi hip-hop": 40, "funk & soul": 30, "electronic": 40,
-    "jazz": 10, "reggae": 20,
-}
 # Channel volume (CC7) per part: the balance the sine mixer's LEVELS give, for GM tones.
 VOLUMES: dict[str, int] = {"drums": 112, "bass": 104, "chords": 84, "lead": 100, "extra": 80}
 # Reverb send (CC91) per part, as a share of the palette's send.
@@ -75,7 +70,6 @@ class Programs:
     genre: str
     melodic: Mapping[str, int]
     kit: int
-    chorus: int
 
     def program(self, voice: str) -> int:
         return self.melodic.get(voice, 0)
@@ -85,4 +79,4 @@ def programs_for(palette_name: str) -> Programs:
     """The GM instruments of a palette (by its name); unknown ones get the defaults."""
     melodic = {**PROGRAMS, **GENRE_PROGRAMS.get(palette_name, {})}
     kit = KITS.get(palette_name, DEFAULT_KIT)
-    return Programs(palette_name, melodic, kit, CHORUS.get(palette_name, 0))
+    return Programs(palette_name, melodic, kit)
