@@ -36,11 +36,14 @@ $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
 
 # ffmpeg/ffprobe decode our streams in the tests; chromium drives the web tests;
 # streamripper reads a mount raw in the tests; icecast2 is what `radio bench listeners
-# --against-icecast` measures us against.
-SYSTEM_PACKAGES := ffmpeg chromium streamripper icecast2
+# --against-icecast` measures us against; libfluidsynth3 and fluid-soundfont-gm are the
+# synth's sampled instruments (without them it plays sine voices, and its tests say so).
+SOUNDFONT := /usr/share/sounds/sf2/FluidR3_GM.sf2
+SYSTEM_PACKAGES := ffmpeg chromium streamripper icecast2 libfluidsynth3 fluid-soundfont-gm
 system-deps:
 	@command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null && command -v chromium >/dev/null \
-		&& command -v streamripper >/dev/null && command -v icecast2 >/dev/null || { \
+		&& command -v streamripper >/dev/null && command -v icecast2 >/dev/null \
+		&& [ -f $(SOUNDFONT) ] && /sbin/ldconfig -p | grep -q libfluidsynth.so.3 || { \
 		echo "installing Debian packages: $(SYSTEM_PACKAGES)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && \

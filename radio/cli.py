@@ -18,6 +18,7 @@ from radio.bench.generate import generate_command
 from radio.bench.hls import hls_command
 from radio.bench.joins import joins_command
 from radio.bench.listeners import listeners_command
+from radio.bench.spectrograms import spectrograms_command
 from radio.bench.synth import synth_command
 from radio.bench.variety import variety_command
 from radio.errors import RadioError
@@ -47,6 +48,7 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
             ("cache", click.Path(path_type=Path)),
             ("generator", click.Choice(KINDS)),
             ("model", str),
+            ("soundfont", click.Path(dir_okay=False, path_type=Path)),
             ("device", str),
             ("dtype", click.Choice(DTYPES)),
             ("guidance_scale", float),
@@ -83,6 +85,7 @@ def _generator(settings: Settings) -> tuple[Generator, str]:
         return choose_generator(
             settings.generator,
             model=settings.model,
+            soundfont=settings.soundfont,
             device=settings.device,
             dtype=settings.dtype,
             guidance_scale=settings.guidance_scale,
@@ -328,3 +331,4 @@ bench.add_command(generate_command)
 bench.add_command(variety_command)
 bench.add_command(hls_command)
 bench.add_command(joins_command)
+bench.add_command(spectrograms_command)

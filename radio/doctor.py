@@ -9,12 +9,13 @@ from collections.abc import Iterator
 
 from radio.errors import RadioError
 from radio.generators import decide, probe
+from radio.generators.synth.fluid import find
 from radio.lineup.stations import load_stations
 from radio.settings import Settings
 
 PACKAGES = (
     "aiohttp", "APScheduler", "sqlite-utils", "numpy", "scipy", "lameenc", "av", "pyloudnorm",
-    "soundfile", "torch", "transformers", "ray",
+    "soundfile", "pyfluidsynth", "torch", "transformers", "ray",
 )  # fmt: skip
 PROGRAMS = ("ffmpeg", "ffprobe", "chromium")
 
@@ -41,6 +42,8 @@ def report(settings: Settings) -> Iterator[str]:
     yield f"cuda          {found.cuda_device or 'no CUDA device'}"
     yield f"weights       {found.weights or f'none found locally for {settings.model!r}'}"
     decision = decide(settings.generator, found)
+    instruments, _ = find(settings.soundfont)
+    yield f"synth plays   {instruments.description}"
     if settings.workers == "local":
         yield f"generator     {decision.generator}: {decision.reason}"
         yield "workers       local: one generator in the server's own process"

@@ -36,6 +36,10 @@ class Settings:
         "auto", "auto, synth or musicgen; auto picks MusicGen with CUDA and weights."
     )
     model: str = setting("facebook/musicgen-small", "MusicGen model id or local folder.")
+    soundfont: Path = setting(
+        Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
+        "General MIDI SoundFont the synth plays through FluidSynth; missing: sine voices.",
+    )
     device: str = setting(
         "", "Torch device for MusicGen (cuda, cuda:1, cpu); empty picks CUDA if present."
     )

@@ -68,6 +68,18 @@ def test_doctor_says_at_once_when_no_ray_cluster_answers() -> None:
     assert "no cluster at 127.0.0.1:1: nothing answers at 127.0.0.1:1" in result.output
 
 
+def test_doctor_says_which_instruments_the_synth_plays(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["doctor", "--generator", "synth"])
+    assert result.exit_code == 0, result.output
+    installed = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2").is_file()
+    expected = "with /usr/share/sounds/sf2/FluidR3_GM.sf2" if installed else "sine fallback"
+    assert "synth plays   " in result.output and expected in result.output
+    missing = tmp_path / "missing.sf2"
+    result = CliRunner().invoke(main, ["doctor", "--soundfont", str(missing)])
+    assert result.exit_code == 0, result.output
+    assert "sine fallback" in result.output and str(missing) in result.output
+
+
 def test_the_options_offer_the_generators_and_precisions_declared_once() -> None:
     for name in ("serve", "generate", "doctor"):
         choices = {

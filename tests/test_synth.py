@@ -204,9 +204,13 @@ def test_metal_is_drums_and_distortion_ambient_is_neither(synth: SynthGenerator)
 
 
 def test_drumless_palettes_have_no_drum_hits(renders: dict[str, GeneratedAudio]) -> None:
+    # Listened to through the sine voices: a sampled piano's hammer is as broadband as a
+    # hat, so this drum detector only holds for the fallback's tones.
+    sine = SynthGenerator(None)
     for station in ("ambient", "classical"):
         assert renders[station].parameters["drums"] is False
-        assert broadband_onsets(renders[station].samples) <= 2, station
+        heard = one(sine, station_request(next(s for s in STATIONS if s.id == station)))
+        assert broadband_onsets(heard.samples) <= 2, station
     assert broadband_onsets(renders["rock"].samples) >= 5
 
 
@@ -222,13 +226,16 @@ def test_requested_tempo_is_the_beat_you_hear(synth: SynthGenerator, bpm: int) -
     [("C major", 0, "major"), ("F-sharp major", 6, "major"), ("A minor", 9, "minor"),
      ("E-flat major", 3, "major"), ("B minor", 11, "minor")],
 )  # fmt: skip
-def test_requested_key_is_the_key_you_hear(
-    synth: SynthGenerator, key: str, tonic: int, mode: str
-) -> None:
-    # Bells and pads: partials near the fundamental, so the chroma reads the notes
-    # rather than overtones (a cello's fifth harmonic would add a major third).
+def test_requested_key_is_the_key_you_hear(key: str, tonic: int, mode: str) -> None:
+    # The notes are the composer's, whatever plays them; heard through the sine bells
+    # and pads, whose partials sit near the fundamental, the chroma reads the notes
+    # rather than overtones (the SoundFont's bowed-glass pad, like a cello, has a strong
+    # fifth harmonic that turns A minor into A major for this detector).
     prompt = "ambient soundscape of soft drones and bells"
-    out = one(synth, request("Ambient", seed=1, seconds=8.0, prompt=prompt, tempo="60", key=key))
+    out = one(
+        SynthGenerator(None),
+        request("Ambient", seed=1, seconds=8.0, prompt=prompt, tempo="60", key=key),
+    )
     assert out.parameters["key"] == key
     assert detected_key(out.samples) == (tonic, mode)
 
@@ -327,9 +334,14 @@ def test_bench_times_every_genre_and_saves_json(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(output.read_text())
     assert set(report["genres"]) == {s.genre for s in STATIONS}
-    # A figure, not a speed target: on a shared box under load the wall-clock ratio of
-    # one-second tracks can fall under 1 (it did at load 30), so assert only that it is there.
-    assert report["overall"]["x_realtime"] > 0 and report["overall"]["x_realtime_cpu"] > 0
+    renderers = {"fluidsynth", "sine"} if SynthGenerator().instruments else {"sine"}
+    assert set(report["overall"]) == renderers
+    for genre in report["genres"].values():
+        assert set(genre) == renderers
+    # Figures, not speed targets: on a shared box under load the wall-clock ratio of
+    # one-second tracks can fall under 1 (it did at load 30), so assert only they are there.
+    assert all(report["overall"][r]["x_realtime"] > 0 for r in renderers)
+    assert all(report["overall"][r]["x_realtime_cpu"] > 0 for r in renderers)
     assert report["machine"]["cpu_count"] >= 1
     assert "overall" in result.output
 

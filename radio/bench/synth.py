@@ -2,7 +2,10 @@
 
 Every station's genre is timed on real requests (its own prompt template and pools,
 through `concrete_prompt`), after one short warm-up track per genre so that one-off
-work (wavetables, filter designs) is not charged to the first track.
+work (wavetables, filter designs, presets) is not charged to the first track. Both
+renderers play the same requests side by side, genre by genre, so that they share
+whatever load the machine had: FluidSynth with the SoundFont (when installed) and
+the sine voices that are its fallback.
 
 The synth is single-threaded by construction: numpy element-wise maths, scipy's FFT
 with its default single worker, and no BLAS calls. To make the figure a one-core
@@ -31,10 +34,12 @@ from radio.generators import GenerationRequest
 from radio.generators.synth import SynthGenerator
 from radio.lineup.prompts import concrete_prompt
 from radio.lineup.stations import Station, load_stations
-from radio.settings import WORKERS
+from radio.settings import WORKERS, Settings
 
 WARM_UP_SECONDS = 2.0
-TARGET = 50.0  # times real time on one core
+# Times real time on one core: issue 9 asks at least 20x of the sampled instruments;
+# the sine voices have always done 50x.
+TARGETS = {"fluidsynth": 20.0, "sine": 50.0}
 
 
 @click.command("synth")
@@ -56,6 +61,13 @@ TARGET = 50.0  # times real time on one core
     default=Path("stations.toml"),
     show_default=True,
 )
+@click.option(
+    "--soundfont",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Settings.soundfont,
+    show_default=True,
+    help="SoundFont of the FluidSynth renderer (missing: only the sine voices are timed).",
+)
 @click.option("--pin/--no-pin", default=True, show_default=True, help="Pin to one CPU.")
 @click.option(
     "--workers",
@@ -76,12 +88,13 @@ def synth_command(
     tracks: int,
     seed: int,
     stations_path: Path,
+    soundfont: Path,
     pin: bool,
     workers: str,
     ray_address: str,
     output: Path,
 ) -> None:
-    """Time the built-in synth on every genre of stations.toml."""
+    """Time the built-in synth's two renderers on every genre of stations.toml."""
     config = load_stations(stations_path)
     if workers == "ray":
         from radio.bench import pool
@@ -89,73 +102,100 @@ def synth_command(
         report = pool.run_pool_benchmark(config.stations, seconds, tracks, seed, ray_address)
         save(report, output.with_name(output.stem + "-ray.json"), pool.table(report))
         return
+    generators = {"fluidsynth": SynthGenerator(soundfont), "sine": SynthGenerator(None)}
+    if generators["fluidsynth"].instruments is None:
+        del generators["fluidsynth"]
     with _one_cpu(pin) as pinned:
-        report = run_benchmark(config.stations, seconds, tracks, seed)
+        report = run_benchmark(config.stations, seconds, tracks, seed, generators)
     report["machine"]["pinned_to_cpu"] = pinned
     save(report, output, table(report))
 
 
 def run_benchmark(
-    stations: tuple[Station, ...], seconds: float, tracks: int, seed: int
+    stations: tuple[Station, ...],
+    seconds: float,
+    tracks: int,
+    seed: int,
+    generators: dict[str, SynthGenerator],
 ) -> dict[str, Any]:
-    generator = SynthGenerator()
-    genres: dict[str, dict[str, float]] = {}
+    genres: dict[str, dict[str, dict[str, float]]] = {}
     for station in stations:
-        generator.generate([_request(station, seed - 1, WARM_UP_SECONDS)])
-        wall = cpu = 0.0
-        for n in range(tracks):
-            request = _request(station, seed + n, seconds)
-            started, cpu_started = time.perf_counter(), time.process_time()
-            generator.generate([request])
-            wall += time.perf_counter() - started
-            cpu += time.process_time() - cpu_started
-        entry = genres.setdefault(station.genre, {"audio_seconds": 0.0, "wall_seconds": 0.0})
-        entry["audio_seconds"] += seconds * tracks
-        entry["wall_seconds"] += wall
-        entry["cpu_seconds"] = entry.get("cpu_seconds", 0.0) + cpu
-    for entry in genres.values():
-        entry["x_realtime"] = entry["audio_seconds"] / entry["wall_seconds"]
-        entry["x_realtime_cpu"] = entry["audio_seconds"] / entry["cpu_seconds"]
-        entry["cpu_per_wall"] = entry["cpu_seconds"] / entry["wall_seconds"]
-    audio = sum(e["audio_seconds"] for e in genres.values())
-    wall = sum(e["wall_seconds"] for e in genres.values())
-    cpu = sum(e["cpu_seconds"] for e in genres.values())
-    slowest = min(genres, key=lambda genre: genres[genre]["x_realtime"])
+        for renderer, generator in generators.items():
+            generator.generate([_request(station, seed - 1, WARM_UP_SECONDS)])
+            wall = cpu = 0.0
+            for n in range(tracks):
+                request = _request(station, seed + n, seconds)
+                started, cpu_started = time.perf_counter(), time.process_time()
+                generator.generate([request])
+                wall += time.perf_counter() - started
+                cpu += time.process_time() - cpu_started
+            entry = genres.setdefault(station.genre, {}).setdefault(
+                renderer, {"audio_seconds": 0.0, "wall_seconds": 0.0, "cpu_seconds": 0.0}
+            )
+            entry["audio_seconds"] += seconds * tracks
+            entry["wall_seconds"] += wall
+            entry["cpu_seconds"] += cpu
+    for by_renderer in genres.values():
+        for entry in by_renderer.values():
+            entry["x_realtime"] = entry["audio_seconds"] / entry["wall_seconds"]
+            entry["x_realtime_cpu"] = entry["audio_seconds"] / entry["cpu_seconds"]
+            entry["cpu_per_wall"] = entry["cpu_seconds"] / entry["wall_seconds"]
+    first = next(iter(generators.values()))
     return {
         "benchmark": "synth",
-        "model": generator.model,
+        "model": first.model,
+        "soundfont": str(generators["fluidsynth"].instruments_name)
+        if "fluidsynth" in generators
+        else None,
         "track_seconds": seconds,
         "tracks_per_genre": tracks,
-        "target_x_realtime": TARGET,
-        "overall": {
-            "audio_seconds": audio,
-            "wall_seconds": wall,
-            "x_realtime": audio / wall,
-            # Audio per CPU second: what one uncontended core would do. On a shared machine
-            # cpu_per_wall falls below 1 and this is the fairer of the two figures.
-            "x_realtime_cpu": audio / cpu,
-            "slowest_genre": slowest,
-            "slowest_x_realtime": genres[slowest]["x_realtime"],
-            "meets_target": genres[slowest]["x_realtime"] >= TARGET,
-        },
+        "target_x_realtime": {r: TARGETS[r] for r in generators},
+        "overall": {r: _overall(genres, r) for r in generators},
         "genres": genres,
         "machine": _machine(),
     }
 
 
+def _overall(genres: dict[str, dict[str, dict[str, float]]], renderer: str) -> dict[str, Any]:
+    mine = {genre: by_renderer[renderer] for genre, by_renderer in genres.items()}
+    audio = sum(e["audio_seconds"] for e in mine.values())
+    wall = sum(e["wall_seconds"] for e in mine.values())
+    cpu = sum(e["cpu_seconds"] for e in mine.values())
+    slowest = min(mine, key=lambda genre: mine[genre]["x_realtime"])
+    return {
+        "audio_seconds": audio,
+        "wall_seconds": wall,
+        "x_realtime": audio / wall,
+        # Audio per CPU second: what one uncontended core would do. On a shared machine
+        # cpu_per_wall falls below 1 and this is the fairer of the two figures.
+        "x_realtime_cpu": audio / cpu,
+        "slowest_genre": slowest,
+        "slowest_x_realtime": mine[slowest]["x_realtime"],
+        "slowest_x_realtime_cpu": min(e["x_realtime_cpu"] for e in mine.values()),
+        "meets_target": mine[slowest]["x_realtime"] >= TARGETS[renderer],
+    }
+
+
 def table(report: dict[str, Any]) -> list[str]:
-    lines = [f"{'genre':<16} {'x real time':>12} {'x per cpu s':>12} {'cpu/wall':>9}"]
-    for genre, entry in report["genres"].items():
-        lines.append(
-            f"{genre:<16} {entry['x_realtime']:>12.1f} {entry['x_realtime_cpu']:>12.1f}"
-            f" {entry['cpu_per_wall']:>9.2f}"
-        )
-    overall = report["overall"]
-    lines.append(
-        f"{'overall':<16} {overall['x_realtime']:>12.1f} {overall['x_realtime_cpu']:>12.1f}"
-        f"   slowest {overall['slowest_genre']} {overall['slowest_x_realtime']:.1f}x"
-        f" (target {report['target_x_realtime']:.0f}x)"
+    renderers = list(report["overall"])
+    head = f"{'genre':<16}" + "".join(
+        f" {r + ' x real time':>22} {'x per cpu s':>12} {'cpu/wall':>9}" for r in renderers
     )
+    lines = [head]
+    for genre, by_renderer in report["genres"].items():
+        cells = "".join(
+            f" {e['x_realtime']:>22.1f} {e['x_realtime_cpu']:>12.1f} {e['cpu_per_wall']:>9.2f}"
+            for e in (by_renderer[r] for r in renderers)
+        )
+        lines.append(f"{genre:<16}{cells}")
+    for renderer in renderers:
+        overall = report["overall"][renderer]
+        lines.append(
+            f"{renderer + ' overall':<22} {overall['x_realtime']:>8.1f}x"
+            f" ({overall['x_realtime_cpu']:.1f}x per cpu s);"
+            f" slowest {overall['slowest_genre']} {overall['slowest_x_realtime']:.1f}x"
+            f" (target {report['target_x_realtime'][renderer]:.0f}x)"
+        )
     return lines
 
 

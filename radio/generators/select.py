@@ -18,6 +18,7 @@ from typing import TypedDict, Unpack
 from radio.errors import ConfigError, GeneratorUnavailable
 from radio.generators.base import Generator
 from radio.generators.hub import hub_reachable
+from radio.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -122,11 +123,15 @@ def choose_generator(
     kind: str,
     *,
     model: str,
+    soundfont: Path | None = Settings.soundfont,
     device: str | None = None,
     dtype: str | None = None,
     **tuning: Unpack[Tuning],
 ) -> tuple[Generator, str]:
-    """Build the generator `kind` asks for; MusicGen that cannot load falls back to synth."""
+    """Build the generator `kind` asks for; MusicGen that cannot load falls back to synth.
+
+    `soundfont` is the synth's General MIDI SoundFont (None: its sine voices).
+    """
     decision = decide(kind, probe(model))
     if decision.generator == "synth" and kind == "musicgen":
         log.error("%s", decision.reason)
@@ -146,9 +151,9 @@ def choose_generator(
             log.info("generator: musicgen (%s)", decision.reason)
             return generator, decision.reason
         log.error("%s", reason)
-        return _synth(), reason
+        return _synth(soundfont), reason
     log.info("generator: synth (%s)", decision.reason)
-    return _synth(), decision.reason
+    return _synth(soundfont), decision.reason
 
 
 def local_weights(model: str) -> str | None:
@@ -196,7 +201,7 @@ def driver_present() -> bool:
     )
 
 
-def _synth() -> Generator:
+def _synth(soundfont: Path | None) -> Generator:
     from radio.generators.synth import SynthGenerator
 
-    return SynthGenerator()
+    return SynthGenerator(soundfont)

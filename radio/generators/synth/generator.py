@@ -9,12 +9,16 @@ weights, and it runs well above real time on one core.
     plan_track   request + rng -> Plan      (what to play)
     compose      Plan + rng    -> Score     (score: sections, notes, hits)
     render       Score         -> samples   (voices, drums, space, master)
+
+With a General MIDI SoundFont installed the score is played by sampled instruments
+instead (fluid.py, through FluidSynth); the sine voices here are the fallback.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +28,7 @@ from radio.audio import PLAYOUT_RATE, Samples
 from radio.errors import GeneratorError
 from radio.generators.base import GeneratedAudio, GenerationRequest
 from radio.generators.synth.drums import VARIANT_TUNES, DrumKit, Kit
+from radio.generators.synth.fluid import Instruments, instruments_for
 from radio.generators.synth.form import Plan
 from radio.generators.synth.palettes import Palette, palette_for
 from radio.generators.synth.score import Hit, Score, compose
@@ -37,6 +42,7 @@ from radio.generators.synth.theory import (
     parse_tempo,
 )
 from radio.generators.synth.voices import RATE, Mono, NoteCache, filtered
+from radio.settings import Settings
 
 MODEL = "synth-v1"
 Stereo = npt.NDArray[np.float32]  # (2, frames): channel-first while mixing, for contiguous rows
@@ -63,6 +69,9 @@ class SynthGenerator:
     # four only held four finished tracks in memory until the last was done.
     max_batch = 1
 
+    def __init__(self, soundfont: Path | None = Settings.soundfont) -> None:
+        self.instruments = instruments_for(soundfont)
+
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GeneratedAudio]:
         made: dict[str, set[str]] = {}  # a batch may hold several tracks of one station
         out = []
@@ -71,6 +80,10 @@ class SynthGenerator:
             out.append(self._one(request, request.used_plans | earlier))
             earlier.add(str(out[-1].parameters["fingerprint"]))
         return out
+
+    @property
+    def instruments_name(self) -> str:
+        return "sine" if self.instruments is None else self.instruments.soundfont.name
 
     def close(self) -> None:
         """Nothing to release: tables are small module caches shared by every instance."""
@@ -82,7 +95,11 @@ class SynthGenerator:
             plan, parameters, rng = plan_unused(request, used_plans)
             score = compose(plan, rng)
             parameters["form"] = " ".join(f"{s.label}:{s.bars}" for s in score.sections)
-            samples = render(score, plan, rng)
+            if self.instruments is None:
+                samples = render(score, plan, rng)
+            else:
+                samples = played(self.instruments, score, plan, rng)
+            parameters["instruments"] = self.instruments_name
         except (ValueError, KeyError, IndexError) as exc:
             raise GeneratorError(
                 f"synth failed on {request.station} seed {request.seed}: {exc}"
@@ -239,6 +256,14 @@ def render(score: Score, plan: Plan, rng: np.random.Generator) -> Samples:
     if palette.crackle:
         mix.dry += _crackle(frames, rng)[None, :]
     return _master(mix.dry)
+
+
+def played(instruments: Instruments, score: Score, plan: Plan, rng: np.random.Generator) -> Samples:
+    """The score on sampled instruments, with the same vinyl and mastering as `render`."""
+    mix = instruments.play(score, plan)
+    if plan.palette.crackle:
+        mix += _crackle(mix.shape[1], rng)[None, :]
+    return _master(mix)
 
 
 class _Mix:
