@@ -15,6 +15,7 @@ from click_default_group import DefaultGroup
 
 from radio.bench.generate import generate_command
 from radio.bench.listeners import listeners_command
+from radio.bench.relay import relay_command
 from radio.bench.synth import synth_command
 from radio.errors import RadioError
 from radio.generators import KINDS, Generator
@@ -293,5 +294,6 @@ def bench() -> None:
 
 
 bench.add_command(listeners_command)
+bench.add_command(relay_command)
 bench.add_command(synth_command)
 bench.add_command(generate_command)

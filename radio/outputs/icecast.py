@@ -104,7 +104,7 @@ class IcecastOutput:
         self._ready = asyncio.Event()
         self._title: str | None = None  # owed to Icecast before the next byte goes out
         self._task: asyncio.Task[None] | None = None
-        self._metadata: asyncio.Task[None] | None = None
+        self._titles: asyncio.Queue[str] = asyncio.Queue()  # for the title sender
         self._http: aiohttp.ClientSession  # for titles; open while run() runs
 
     # -- lifecycle ------------------------------------------------------------------
@@ -112,11 +112,9 @@ class IcecastOutput:
         self._task = asyncio.create_task(self.run(), name=f"icecast-{self.station.id}")
 
     async def stop(self) -> None:
-        for task in (self._task, self._metadata):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
         self._set_state("stopped")
 
     async def run(self) -> None:
@@ -124,18 +122,30 @@ class IcecastOutput:
         headers = {"Authorization": self._authorization()}
         timeout = aiohttp.ClientTimeout(total=CONNECT_SECONDS)
         async with aiohttp.ClientSession(headers=headers, timeout=timeout) as self._http:
-            while True:
-                try:
-                    await self._stream()
-                except (OSError, TimeoutError, OutputError) as exc:
-                    self._failed(_describe(exc))
-                except Exception as exc:  # a bug here must not end the pushes for good
-                    log.exception("%s: Icecast output failed", self.station.id)
-                    self._failed(f"{type(exc).__name__}: {exc}")
-                finally:
-                    self._detach()
-                wait = BACKOFF_SECONDS[min(self.status.failures, len(BACKOFF_SECONDS)) - 1]
-                await asyncio.sleep(wait)
+            titles = asyncio.create_task(self._send_titles())
+            try:
+                await self._reconnecting()
+            finally:
+                titles.cancel()
+                await asyncio.gather(titles, return_exceptions=True)
+
+    async def _reconnecting(self) -> None:
+        while True:
+            try:
+                await self._stream()
+            except (OSError, TimeoutError, OutputError) as exc:
+                self._failed(_describe(exc))
+            except Exception as exc:  # a bug here must not end the pushes for good
+                log.exception("%s: Icecast output failed", self.station.id)
+                self._failed(f"{type(exc).__name__}: {exc}")
+            finally:
+                self._detach()
+            wait = BACKOFF_SECONDS[min(self.status.failures, len(BACKOFF_SECONDS)) - 1]
+            await asyncio.sleep(wait)
+
+    @property
+    def queued_bytes(self) -> int:
+        return self._queued
 
     # -- the broadcast's side: never waits --------------------------------------------
     def _take(self, offset: int, data: bytes) -> None:
@@ -171,11 +181,14 @@ class IcecastOutput:
                 f"no source password: set the environment variable {target.password_env}"
             )
         self._set_state("connecting")
-        connecting = asyncio.open_connection(target.host, target.port)
-        reader, writer = await asyncio.wait_for(connecting, CONNECT_SECONDS)
+        # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
+        # that arrives as its awaitable finishes, and stop() would then wait forever.
+        async with asyncio.timeout(CONNECT_SECONDS):
+            reader, writer = await asyncio.open_connection(target.host, target.port)
         try:
             writer.write(self._head())
-            await asyncio.wait_for(_accepted(reader, target), CONNECT_SECONDS)
+            async with asyncio.timeout(CONNECT_SECONDS):
+                await _accepted(reader, target)
             self._connected()
             self._attach()
             tasks = {asyncio.create_task(self._pump(writer)), asyncio.create_task(_closed(reader))}
@@ -235,20 +248,24 @@ class IcecastOutput:
             return
         writer.write(data)
         try:
-            await asyncio.wait_for(writer.drain(), WRITE_SECONDS)
+            async with asyncio.timeout(WRITE_SECONDS):
+                await writer.drain()
         except TimeoutError:
             raise OutputError(f"Icecast took no audio for {WRITE_SECONDS:.0f} s") from None
         self.status.bytes_sent += len(data)
 
     def _announce(self, title: str) -> None:
-        """Send the title after any still in flight, so Icecast ends on the newest."""
-        previous = self._metadata
-        self._metadata = asyncio.create_task(self._update(title, previous))
+        self._titles.put_nowait(title)
 
-    async def _update(self, title: str, previous: asyncio.Task[None] | None) -> None:
-        if previous is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await previous
+    async def _send_titles(self) -> None:
+        """One at a time, in order; titles that queued up meanwhile go as the newest only."""
+        while True:
+            title = await self._titles.get()
+            while not self._titles.empty():
+                title = self._titles.get_nowait()
+            await self._update(title)
+
+    async def _update(self, title: str) -> None:
         target = self.target
         url = f"http://{target.host}:{target.port}/admin/metadata"
         query = {"mode": "updinfo", "mount": target.mount, "song": title, "charset": "UTF-8"}
@@ -317,7 +334,8 @@ async def _accepted(reader: asyncio.StreamReader, target: Target) -> None:
     if status in (100, 200):
         return
     with contextlib.suppress(TimeoutError):
-        reason = _text(await asyncio.wait_for(reader.read(1024), 1.0)) or reason
+        async with asyncio.timeout(1.0):
+            reason = _text(await reader.read(1024)) or reason
     if status == 401:
         raise OutputError(f"wrong source password (401): check {target.password_env}")
     if status == 403:
