@@ -36,7 +36,7 @@ $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
 
 # ffmpeg/ffprobe decode our streams in the tests; chromium drives the web tests;
 # streamripper reads a mount raw in the tests; icecast2 is what `radio bench listeners
-# --against-icecast` measures us against.
+# --against-icecast` measures us against, and the origin and relay of tests/test_icecast.py.
 SYSTEM_PACKAGES := ffmpeg chromium streamripper icecast2
 system-deps:
 	@command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null && command -v chromium >/dev/null \

@@ -37,8 +37,17 @@ from radio.lineup.stations import load_stations
 PASSWORD_ENV = "RADIO_BENCH_ICECAST_PASSWORD"
 
 
-def _with_icecast(path: Path, port: int) -> None:
+def _with_icecast(path: Path, port: int, track_seconds: float) -> None:
+    """The bench's lineup pushed to Icecast, with short tracks so backlogs fill soon."""
     document = tomlkit.parse(path.read_text())
+    defaults = document["defaults"]
+    defaults["track_seconds"] = track_seconds
+    defaults["crossfade_seconds"] = min(
+        float(defaults.get("crossfade_seconds", 3.0)), track_seconds / 2
+    )
+    for station in document["stations"]:
+        station.pop("track_seconds", None)
+        station.pop("crossfade_seconds", None)
     table = tomlkit.table()
     table.update({"enabled": True, "port": port, "password_env": PASSWORD_ENV})
     document["icecast"] = table
@@ -65,6 +74,7 @@ def _mounts_up(port: int, count: int, timeout: float = 120.0) -> None:
     "--stations", "stations_path", type=click.Path(path_type=Path), default=Path("stations.toml")
 )
 @click.option("--backlog-minutes", type=float, default=0.5, show_default=True)
+@click.option("--track-seconds", type=float, default=20.0, show_default=True)
 @click.option("--output", type=click.Path(path_type=Path), default=Path("cache/bench/relay.json"))
 def relay_command(
     count: int,
@@ -72,6 +82,7 @@ def relay_command(
     processes: int,
     stations_path: Path,
     backlog_minutes: float,
+    track_seconds: float,
     output: Path,
 ) -> None:
     """Origin CPU with one Icecast source per station, against N direct listeners."""
@@ -90,7 +101,7 @@ def relay_command(
         icecast.start()
         stack.callback(icecast.stop)
         lineup_path = _bench_lineup(stations_path, folder, backlog_minutes)
-        _with_icecast(lineup_path, ice_port)
+        _with_icecast(lineup_path, ice_port, track_seconds)
         ours = stack.enter_context(_running_radio(lineup_path, folder, ours_port))
         _mounts_up(ice_port, len(lineup.enabled))
         click.echo("origin with its Icecast sources, no listeners", err=True)
