@@ -10,7 +10,7 @@ file can be shared and committed.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,8 +40,9 @@ class IcecastConfig:
         return self.mounts.get(station_id) or self.mount.replace("{id}", station_id)
 
 
-def icecast_from_table(table: Any, station_ids: Collection[str], fail: Fail) -> IcecastConfig:
-    """Validate the `[icecast]` table against the lineup's station ids."""
+def icecast_from_table(table: Any, station_ids: Sequence[str], fail: Fail) -> IcecastConfig:
+    """Validate the `[icecast]` table against the lineup's station ids, in lineup order
+    (so a clash of mounts is always laid at the later station)."""
     if not isinstance(table, Mapping):
         raise fail("[icecast] must be a table", key="icecast")
     if "password" in table:
@@ -119,7 +120,7 @@ def _mounts(raw: Any, station_ids: Collection[str], fail: Fail) -> dict[str, str
     return mounts
 
 
-def _check_distinct(config: IcecastConfig, station_ids: Collection[str], fail: Fail) -> None:
+def _check_distinct(config: IcecastConfig, station_ids: Sequence[str], fail: Fail) -> None:
     """Two stations on one mount would fight over it (Icecast answers the second 403)."""
     owner: dict[str, str] = {}
     for station in station_ids:

@@ -165,7 +165,7 @@ def parse_stations(text: str, path: str | Path = "stations.toml") -> StationsCon
             section = "icecast.mounts" if key.startswith("mounts.") else "icecast"
             return locate.error(message, station=station, key=f"icecast.{key}", section=section)
 
-        icecast = icecast_from_table(data["icecast"], seen, fail)
+        icecast = icecast_from_table(data["icecast"], [s.id for s in stations], fail)
     return StationsConfig(path=path, defaults=defaults, stations=tuple(stations), icecast=icecast)
 
 
