@@ -361,14 +361,16 @@ async def test_a_crash_of_icecast_is_survived(
 async def test_an_icecast_that_stops_reading_costs_drops_never_playout() -> None:
     """A server that takes the source and then reads nothing: the output's queue stays
     within its bound by dropping whole chunks, and publishing never waits for it."""
-    accepted = asyncio.Event()
+    release = asyncio.Event()
+    handlers: list[asyncio.Task[None]] = []
 
     async def stuck(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handlers.append(asyncio.current_task())  # type: ignore[arg-type]
         while (await reader.readline()).strip():
             pass
         writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        accepted.set()
-        await asyncio.Event().wait()  # holds the connection, reads nothing
+        await release.wait()  # holds the connection, reads nothing
+        writer.close()
 
     server = await asyncio.start_server(stuck, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -389,4 +391,7 @@ async def test_an_icecast_that_stops_reading_costs_drops_never_playout() -> None
         assert status.bytes_sent + status.dropped_bytes + output.queued_bytes == 8000 * len(chunk)
     finally:
         await output.stop()
+        release.set()
+        await asyncio.gather(*handlers, return_exceptions=True)
         server.close()
+        await server.wait_closed()
