@@ -36,8 +36,9 @@ $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
 
 # ffmpeg/ffprobe decode our streams in the tests; chromium drives the web tests;
 # streamripper reads a mount raw in the tests; icecast2 is what `radio bench listeners
-# --against-icecast` measures us against; libfluidsynth3 and fluid-soundfont-gm are the
-# synth's sampled instruments (without them it plays sine voices, and its tests say so).
+# --against-icecast` measures us against, and the origin and relay of tests/test_icecast.py;
+# libfluidsynth3 and fluid-soundfont-gm are the synth's sampled instruments (without them it
+# plays sine voices, and its tests say so).
 SOUNDFONT := /usr/share/sounds/sf2/FluidR3_GM.sf2
 SYSTEM_PACKAGES := ffmpeg chromium streamripper icecast2 libfluidsynth3 fluid-soundfont-gm
 system-deps:

@@ -88,6 +88,10 @@ class Broadcast:
         self.slow_listeners = 0  # dropped for falling behind, since start (Icecast's name)
         self.bytes_sent = 0  # handed to listeners' connections (their ICY metadata aside)
         self.closed = False
+        # Inside consumers (an Icecast source output) get every chunk as (offset, data):
+        # they are not listeners, so they are neither counted nor dropped as slow, and
+        # each keeps its own bounded queue so that it can never slow the station.
+        self.consumers: list[Callable[[int, bytes], None]] = []
 
     # -- playout side -----------------------------------------------------------
     def publish(
@@ -114,6 +118,8 @@ class Broadcast:
         while self._size - len(self._chunks[0][1]) >= self.capacity:
             self._size -= len(self._chunks.popleft()[1])
         self._forget_old_marks()
+        for consumer in list(self.consumers):
+            consumer(offset, data)
         now = self.clock()
         for listener in list(self.listeners):
             connection = listener.connection
@@ -210,6 +216,12 @@ class Broadcast:
         if index < 0 or self._header_offsets[index] == offset:
             return b""
         return self._headers[index]
+
+    def marks_between(self, start: int, end: int) -> list[tuple[int, str]]:
+        """(stream byte, title) of each track start in [start, end)."""
+        first = bisect.bisect_left(self._mark_offsets, start)
+        last = bisect.bisect_left(self._mark_offsets, end)
+        return list(zip(self._mark_offsets[first:last], self._mark_titles[first:last], strict=True))
 
     @property
     def title(self) -> str | None:

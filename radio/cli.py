@@ -18,6 +18,7 @@ from radio.bench.generate import generate_command
 from radio.bench.hls import hls_command
 from radio.bench.joins import joins_command
 from radio.bench.listeners import listeners_command
+from radio.bench.relay import relay_command
 from radio.bench.spectrograms import spectrograms_command
 from radio.bench.synth import synth_command
 from radio.bench.variety import variety_command
@@ -325,6 +326,7 @@ def bench() -> None:
 
 
 bench.add_command(listeners_command)
+bench.add_command(relay_command)
 bench.add_command(synth_command)
 bench.add_command(encoders_command)
 bench.add_command(generate_command)

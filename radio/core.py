@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from radio.generators.pool import Pooled, WorkerView
 from radio.hls import HlsStream
 from radio.lineup.dayparts import daypart_at
 from radio.lineup.stations import Daypart, Station, StationsConfig
+from radio.outputs.icecast import IcecastOutput, Target
 from radio.playout import Pacing, Playout
 from radio.retention import SpaceGuard
 from radio.scheduler import Scheduler, in_daemon_thread, random_seed
@@ -70,8 +72,8 @@ Observer = Callable[[Happening], None]
 
 @dataclass
 class OnAir:
-    """One station on air: its broadcasts (MP3, Ogg Opus), its HLS segments and its
-    playout loop."""
+    """One station on air: its broadcasts (MP3, Ogg Opus), its HLS segments, its playout
+    loop and its Icecast push."""
 
     station: Station
     broadcast: Broadcast
@@ -79,6 +81,7 @@ class OnAir:
     hls: HlsStream
     playout: Playout
     task: asyncio.Task[None] | None = None
+    icecast: IcecastOutput | None = None
     started: float = field(default_factory=time.time)
 
     @property
@@ -252,7 +255,23 @@ class Radio:
         on_air = OnAir(station, broadcast, opus, hls, playout)
         self.on_air[station_id] = on_air
         self._run_playout(on_air)
+        if self.lineup.icecast.enabled:
+            on_air.icecast = IcecastOutput(station, broadcast, self._icecast_target(station))
+            on_air.icecast.start()
         return on_air
+
+    def _icecast_target(self, station: Station) -> Target:
+        config = self.lineup.icecast
+        base = self.settings.public_url or f"http://{self.settings.host}:{self.settings.port}"
+        return Target(
+            host=config.host,
+            port=config.port,
+            mount=config.mount_for(station.id),
+            password=os.environ.get(config.password_env) or None,
+            password_env=config.password_env,
+            public=config.public,
+            url=f"{base.rstrip('/')}/",
+        )
 
     async def take_off_air(self, station_id: str) -> None:
         on_air = self.on_air.pop(station_id, None)
@@ -260,6 +279,8 @@ class Radio:
             return
         for broadcast in on_air.broadcasts:
             broadcast.close()
+        if on_air.icecast:
+            await on_air.icecast.stop()
         if on_air.task:
             on_air.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

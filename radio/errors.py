@@ -6,6 +6,7 @@
     │   └── GeneratorUnavailable   a generator cannot be used here (no CUDA, no weights)
     ├── AudioError           audio that cannot be prepared (silent, empty, unreadable)
     ├── EncoderError         the MP3 encoder's output is not the frames it should be
+    ├── OutputError          an outside server (Icecast) refused or lost a station's stream
     ├── CatalogError         the catalog refused a write or a query
     │   ├── NotFound         no such track / station
     │   ├── DuplicateTrack   the audio hash is already in the catalog
@@ -66,6 +67,10 @@ class AudioError(RadioError):
 
 class EncoderError(RadioError):
     """The MP3 encoder produced something other than MPEG-1 Layer III frames."""
+
+
+class OutputError(RadioError):
+    """An output could not deliver a station to an outside server; the station plays on."""
 
 
 class CatalogError(RadioError):

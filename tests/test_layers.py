@@ -41,6 +41,7 @@ FLOORS = {
         "radio.scheduler",
         "radio.offline",
         "radio.retention",
+        "radio.outputs",
     ),
     "core": ("radio.core", "radio.console"),
     "edges": ("radio.server", "radio.cli", "radio.bench", "radio.doctor", "radio.shipped"),

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import click
@@ -30,7 +31,7 @@ CONFIG = """<icecast>
   <admin>bench@localhost</admin>
   <limits>
     <clients>{clients}</clients>
-    <sources>2</sources>
+    <sources>{sources}</sources>
     <queue-size>524288</queue-size>
     <client-timeout>30</client-timeout>
     <header-timeout>15</header-timeout>
@@ -40,11 +41,13 @@ CONFIG = """<icecast>
   </limits>
   <authentication>
     <source-password>{password}</source-password>
+    <relay-password>{password}</relay-password>
     <admin-user>admin</admin-user>
     <admin-password>{password}</admin-password>
   </authentication>
   <hostname>127.0.0.1</hostname>
   <listen-socket><port>{port}</port><bind-address>127.0.0.1</bind-address></listen-socket>
+  {relays}
   <fileserve>1</fileserve>
   <paths>
     <basedir>/usr/share/icecast2</basedir>
@@ -59,6 +62,78 @@ CONFIG = """<icecast>
   </security>
 </icecast>
 """
+# A single-mount relay that starts at once (not on demand) and passes titles on.
+RELAY = """<relay>
+    <server>127.0.0.1</server><port>{port}</port><mount>{mount}</mount>
+    <local-mount>{mount}</local-mount><on-demand>0</on-demand>
+    <relay-shoutcast-metadata>1</relay-shoutcast-metadata>
+  </relay>"""
+
+
+class IcecastServer:
+    """One Debian icecast2 on a loopback port with a generated config in `folder`;
+    `relays` are (port, mount) of another Icecast's mounts to relay under the same name.
+    It can be killed (SIGKILL, as a crash) and started again on the same port."""
+
+    def __init__(
+        self,
+        folder: Path,
+        port: int,
+        password: str = PASSWORD,
+        clients: int = 100,
+        sources: int = 4,
+        relays: Sequence[tuple[int, str]] = (),
+    ) -> None:
+        binary = shutil.which("icecast2")
+        if binary is None:
+            raise click.ClickException("icecast2 is not installed (make system-deps installs it)")
+        self.binary = binary
+        self.port = port
+        # Icecast drops root for `nobody` and must still reach and write its logs.
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o755)
+        self.logs = folder / "logs"
+        self.logs.mkdir(exist_ok=True)
+        self.logs.chmod(0o777)
+        # Icecast refuses to run as root without changeowner, and needs nothing else as root.
+        owner = "<changeowner><user>nobody</user><group>nogroup</group></changeowner>"
+        self.config = folder / "icecast.xml"
+        self.config.write_text(
+            CONFIG.format(
+                clients=clients,
+                sources=sources,
+                password=password,
+                port=port,
+                logs=self.logs,
+                owner=owner if os.geteuid() == 0 else "",
+                relays="".join(RELAY.format(port=p, mount=m) for p, m in relays),
+            )
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise RuntimeError("icecast2 was not started")
+        return self.process.pid
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> None:
+        command = [self.binary, "-c", str(self.config)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        _wait_listening(self.port, self.process)
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
 
 
 def _mount_up(port: int) -> bool:
@@ -80,52 +155,27 @@ def _wait_listening(port: int, icecast: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def running_icecast(port: int, bitrate: int, clients: int) -> Iterator[int]:
-    """Icecast with its mount on air; yields Icecast's pid (not ffmpeg's)."""
-    binary = shutil.which("icecast2")
-    if binary is None:
-        raise click.ClickException("icecast2 is not installed (make system-deps installs it)")
+    """Icecast with its mount on air, fed by ffmpeg; yields Icecast's pid (not ffmpeg's)."""
     with tempfile.TemporaryDirectory(prefix="radio-icecast-") as name:
-        folder = Path(name)
-        # Icecast drops root for `nobody` and must still reach and write its logs.
-        folder.chmod(0o755)
-        logs = folder / "logs"
-        logs.mkdir()
-        logs.chmod(0o777)
-        with _on_air(binary, folder, logs, port, bitrate, clients) as pid:
-            yield pid
-
-
-@contextlib.contextmanager
-def _on_air(
-    binary: str, folder: Path, logs: Path, port: int, bitrate: int, clients: int
-) -> Iterator[int]:
-    # Icecast refuses to run as root without changeowner, and needs nothing else as root.
-    owner = "<changeowner><user>nobody</user><group>nogroup</group></changeowner>"
-    config = folder / "icecast.xml"
-    config.write_text(
-        CONFIG.format(clients=clients, password=PASSWORD, port=port, logs=logs, owner=owner)
-    )
-    icecast = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL)
-    feeder = None
-    try:
-        _wait_listening(port, icecast)  # ffmpeg gives up at once if the port is closed
-        url = f"icecast://source:{PASSWORD}@127.0.0.1:{port}{MOUNT}"
-        command = ["ffmpeg", "-v", "error", "-re", "-f", "lavfi", "-i", "anoisesrc=a=0.2"]
-        command += ["-ac", "2", "-ar", "44100", "-c:a", "libmp3lame", "-b:a", f"{bitrate}k"]
-        command += ["-content_type", "audio/mpeg", "-f", "mp3", url]
-        feeder = subprocess.Popen(
-            command,
-            stdout=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 20
-        while not _mount_up(port):
-            if time.monotonic() > deadline or icecast.poll() is not None:
-                raise click.ClickException(f"icecast's mount did not come up; see {logs}")
-            time.sleep(0.2)
-        yield icecast.pid
-    finally:
-        for proc in (feeder, icecast):
-            if proc is not None:
-                proc.terminate()
-                proc.wait(timeout=10)
+        icecast = IcecastServer(Path(name), port, clients=clients, sources=2)
+        feeder = None
+        try:
+            icecast.start()  # ffmpeg gives up at once if the port is closed
+            url = f"icecast://source:{PASSWORD}@127.0.0.1:{port}{MOUNT}"
+            command = ["ffmpeg", "-v", "error", "-re", "-f", "lavfi", "-i", "anoisesrc=a=0.2"]
+            command += ["-ac", "2", "-ar", "44100", "-c:a", "libmp3lame", "-b:a", f"{bitrate}k"]
+            command += ["-content_type", "audio/mpeg", "-f", "mp3", url]
+            feeder = subprocess.Popen(command, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+            deadline = time.monotonic() + 20
+            while not _mount_up(port):
+                if time.monotonic() > deadline or not icecast.running():
+                    raise click.ClickException(
+                        f"icecast's mount did not come up; see {icecast.logs}"
+                    )
+                time.sleep(0.2)
+            yield icecast.pid
+        finally:
+            if feeder is not None:
+                feeder.terminate()
+                feeder.wait(timeout=10)
+            icecast.stop()

@@ -16,6 +16,7 @@ from typing import Any
 from croniter import croniter
 
 from radio.errors import ConfigError
+from radio.lineup.icecast import IcecastConfig, icecast_from_table
 from radio.lineup.text import template_fields, template_problem, text_problem
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
@@ -93,6 +94,7 @@ class StationsConfig:
     path: Path
     defaults: Tunables
     stations: tuple[Station, ...] = field(default=())
+    icecast: IcecastConfig = field(default_factory=IcecastConfig)
 
     def get(self, station_id: str) -> Station | None:
         return next((s for s in self.stations if s.id == station_id), None)
@@ -138,10 +140,10 @@ def parse_stations(text: str, path: str | Path = "stations.toml") -> StationsCon
             "arrays or inline tables nested too deeply", path=str(path), line=_deepest_line(text)
         ) from None
     locate = _Locator(text, str(path))
-    unknown = sorted(set(data) - {"defaults", "stations"})
+    unknown = sorted(set(data) - {"defaults", "stations", "icecast"})
     if unknown:
         raise locate.error(
-            "unknown top-level key (expected 'defaults' or 'stations')", key=unknown[0]
+            "unknown top-level key (expected 'defaults', 'stations' or 'icecast')", key=unknown[0]
         )
     defaults = tunables_from_table(data.get("defaults", {}), locate)
     tables = data.get("stations")
@@ -160,7 +162,15 @@ def parse_stations(text: str, path: str | Path = "stations.toml") -> StationsCon
             raise locate.error("duplicate station id", station=station.id, key="id", index=index)
         seen.add(station.id)
         stations.append(station)
-    return StationsConfig(path=path, defaults=defaults, stations=tuple(stations))
+    icecast = IcecastConfig()
+    if "icecast" in data:
+
+        def fail(message: str, key: str, station: str | None = None) -> ConfigError:
+            section = "icecast.mounts" if key.startswith("mounts.") else "icecast"
+            return locate.error(message, station=station, key=f"icecast.{key}", section=section)
+
+        icecast = icecast_from_table(data["icecast"], [s.id for s in stations], fail)
+    return StationsConfig(path=path, defaults=defaults, stations=tuple(stations), icecast=icecast)
 
 
 def tunables_from_table(table: Any, locate: _Locator | None = None) -> Tunables:

@@ -183,3 +183,25 @@ def live(radio: Radio, station_id: str) -> JSON:
         "replays": radio.backlog.replays.get(station_id, 0),
         "daypart": daypart.name if daypart else None,
     }
+
+
+def icecast_output(on_air: OnAir) -> JSON | None:
+    """A station's Icecast source output for the console, or None where it has none."""
+    output = on_air.icecast
+    if output is None:
+        return None
+    status, target = output.status, output.target
+    return {
+        "station": on_air.station.id,
+        "server": f"{target.host}:{target.port}",
+        "mount": target.mount,
+        "state": status.state,
+        "connected": status.state == "streaming",
+        "since": status.since,
+        "bytes_sent": status.bytes_sent,
+        "dropped_bytes": status.dropped_bytes,
+        "drops": status.drops,
+        "reconnects": status.reconnects,
+        "failures": status.failures,
+        "last_error": status.last_error,
+    }

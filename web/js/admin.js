@@ -95,6 +95,7 @@ async function refreshOverview() {
   try {
     overview = await api("/api/admin/stations");
     renderOverview();
+    renderOutputs(await api("/api/admin/outputs"));
   } catch (error) {
     say(`Could not refresh: ${error.message}`, true);
   }
@@ -111,6 +112,27 @@ function renderOverview() {
   const live = overview.stations.filter((s) => s.live.on_air).length;
   $("summary").textContent = `${live} of ${overview.stations.length} on air · ${overview.generator.name} (${overview.generator.model})`;
   $("timezone").textContent = overview.timezone;
+}
+
+// Each station's Icecast push, shown only where [icecast] is enabled in stations.toml.
+function renderOutputs(body) {
+  $("outputs-card").hidden = !body.icecast.enabled;
+  const mb = (bytes) => `${(bytes / 1e6).toFixed(1)} MB`;
+  $("outputs").tBodies[0].replaceChildren(
+    ...body.outputs.map((o) =>
+      el(
+        "tr",
+        { "data-id": o.station },
+        el("td", { text: o.station }),
+        el("td", { text: `${o.server}${o.mount}` }),
+        el("td", { text: o.state }),
+        el("td", { text: mb(o.bytes_sent) }),
+        el("td", { text: o.drops ? `${mb(o.dropped_bytes)} (${o.drops} chunks)` : "—" }),
+        el("td", { text: String(o.reconnects) }),
+        el("td", { class: o.connected ? "muted" : "error", text: o.last_error ?? "—" }),
+      ),
+    ),
+  );
 }
 
 function row(s) {

@@ -32,6 +32,7 @@ def admin_app(console: Console) -> web.Application:
     r.add_post("/stations/{station}/apply-now", views.apply_now)
     r.add_get("/edits", views.edits)
     r.add_get("/pool", views.pool)
+    r.add_get("/outputs", views.outputs)
     return app
 
 

@@ -62,6 +62,19 @@ async def pool(request: web.Request) -> web.Response:
     )
 
 
+async def outputs(request: web.Request) -> web.Response:
+    """GET /api/admin/outputs: each station's Icecast push (state, bytes, drops, errors)."""
+    radio = request.config_dict[RADIO]
+    config = radio.lineup.icecast
+    shown = [shapes.icecast_output(on_air) for on_air in radio.on_air.values()]
+    return web.json_response(
+        {
+            "icecast": {"enabled": config.enabled, "server": f"{config.host}:{config.port}"},
+            "outputs": [output for output in shown if output is not None],
+        }
+    )
+
+
 async def edits(request: web.Request) -> web.Response:
     """GET /api/admin/edits?station=&limit=: the audit trail, newest first."""
     station = request.query.get("station") or None
