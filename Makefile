@@ -8,9 +8,9 @@ TEST_STAMP := $(VENV)/.test-installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck pytest system-deps browser-deps clean
+.PHONY: run test lint typecheck pytest system-deps sound-deps browser-deps clean
 
-run: $(STAMP)
+run: $(STAMP) sound-deps
 	$(VENV)/bin/radio serve --host $(HOST) --port $(PORT) --stations stations.toml --cache cache
 
 test: $(TEST_STAMP) system-deps
@@ -49,6 +49,17 @@ system-deps:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; }
+
+# What `make run` needs to sound like instruments; the server runs without them (sine
+# voices, and `radio doctor` says so), so a machine that cannot install them still plays.
+SOUND_PACKAGES := libfluidsynth3 fluid-soundfont-gm
+sound-deps:
+	@[ -f $(SOUNDFONT) ] && /sbin/ldconfig -p | grep -q libfluidsynth.so.3 || { \
+		echo "installing Debian packages: $(SOUND_PACKAGES)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install \
+			-y -qq --no-install-recommends $(SOUND_PACKAGES) >/dev/null; } \
+		|| echo "could not install $(SOUND_PACKAGES): the synth will play its sine voices"; }
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
