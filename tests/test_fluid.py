@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -140,3 +142,29 @@ def test_a_file_that_is_no_soundfont_falls_back_too(
     assert generator.instruments is None
     assert any("cannot read" in r.getMessage() for r in caplog.records)
     assert one(generator, request("Folk", seconds=1.0)).parameters["instruments"] == "sine"
+
+
+RESIDENT_PROBE = """
+from radio.generators.base import GenerationRequest
+from radio.generators.synth import SynthGenerator
+
+def resident_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
+
+before = resident_mb()
+synth = SynthGenerator()
+assert synth.instruments is not None
+for seed, genre in enumerate(("Jazz", "Metal", "Classical")):
+    synth.generate([GenerationRequest("x", genre, genre, seed, 20.0)])
+print(resident_mb() - before)
+"""
+
+
+@needs_soundfont
+def test_the_server_holds_the_samples_it_plays_not_the_whole_soundfont() -> None:
+    # FluidR3_GM is 148 MB; loading every sample cost the server about 165 MB resident.
+    out = subprocess.run(
+        [sys.executable, "-c", RESIDENT_PROBE], capture_output=True, text=True, check=True
+    )
+    assert float(out.stdout) < 100, out.stdout
