@@ -5,8 +5,8 @@ Our server runs as its own process with the synth generator and is measured only
 once every backlog has reached its target, so generation does not count. Then,
 for each N, the listeners attach to our mount and to Icecast's in turn, and each
 server's CPU (from /proc) is read over the same length of window. The floor our
-idle cost is held against is measured in the same run: our MP3 encoder encoding
-the same seconds of audio for every station.
+idle cost is held against is measured in the same run: every station's encoders
+(MP3 and Ogg Opus, as `radio bench encoders` feeds them) encoding real-time audio.
 """
 
 from __future__ import annotations
@@ -26,15 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 import tomlkit
 
-from radio.audio import PLAYOUT_RATE
+from radio.bench import encoders
 from radio.bench.clients import Delivery, first_audio, listen
 from radio.bench.icecast import MOUNT, running_icecast
 from radio.bench.report import machine, save
-from radio.encoder import Mp3Encoder
-from radio.lineup.stations import load_stations
+from radio.lineup.stations import StationsConfig, load_stations
 
 KEPT_UP_RATE = 0.95  # of the bitrate, over the window
 KEPT_UP_GAP = 1.0  # seconds: a longer gap would empty a small player buffer
@@ -66,16 +64,14 @@ def _cpu_percent(pid: int, seconds: float) -> float:
     return round((_cpu_seconds(pid) - before) / seconds * 100, 1)
 
 
-def _encoder_floor(stations: int, bitrate: int, seconds: float = 10.0) -> float:
-    """Percent of a core that `stations` encoders take for real-time audio."""
-    rng = np.random.default_rng(1)
-    audio = (rng.standard_normal((int(seconds * PLAYOUT_RATE), 2)) * 0.1).astype(np.float32)
-    encoder: Mp3Encoder[None] = Mp3Encoder(bitrate)
-    step = PLAYOUT_RATE // 4  # as playout encodes, a quarter second a time
-    start = time.process_time()
-    for pos in range(0, len(audio), step):
-        encoder.encode(audio[pos : pos + step])
-    return round((time.process_time() - start) / seconds * stations * 100, 1)
+def _encoder_floor(lineup: StationsConfig) -> dict[str, float]:
+    """Percent of a core the lineup's encoders alone take for real-time audio, by format:
+    one MP3 and one Opus encoder per station, measured as `radio bench encoders` does."""
+    first = lineup.enabled[0]
+    formats = encoders.run_benchmark(10.0, 90.0, first.bitrate, first.opus_bitrate)["formats"]
+    return {
+        name: round(f["percent_of_a_core"] * len(lineup.enabled), 1) for name, f in formats.items()
+    }
 
 
 def _wait_ready(port: int, timeout: float = 900.0) -> None:
@@ -210,7 +206,8 @@ def listeners_command(
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, max(sizes) * 2 + 1024)), hard))
     lineup = load_stations(stations_path)
     first = lineup.enabled[0]
-    floor = _encoder_floor(len(lineup.enabled), first.bitrate)
+    floors = _encoder_floor(lineup)
+    floor = round(sum(floors.values()), 1)
     with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
         ours_port, ice_port = _free_port(), _free_port()
         lineup_path = _bench_lineup(stations_path, Path(folder), backlog_minutes)
@@ -241,9 +238,11 @@ def listeners_command(
         "stations": len(lineup.enabled),
         "backlog_minutes": backlog_minutes,
         "seconds": seconds,
-        "encoder_floor_percent": floor,
+        "encoder_floor_percent": floor,  # every encoder of every station
+        "encoder_floor_by_format": floors,
         "idle_percent": idle,
         "idle_vs_encoder_floor": _ratio(idle["ours"], floor),
+        "idle_vs_mp3_encoder_floor": _ratio(idle["ours"], floors["mp3"]),
         "idle_rss_mb": rss_idle,
         "runs": runs,
         "per_1000_between": _per_1000(runs, sizes),
