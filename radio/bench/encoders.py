@@ -21,7 +21,7 @@ import click
 import numpy as np
 
 from radio.audio import PLAYOUT_RATE, Samples
-from radio.bench.report import machine, save
+from radio.bench.report import machine, output_option, save, stations_option
 from radio.encoder import Mp3Encoder
 from radio.lineup.stations import load_stations
 from radio.opus import OpusEncoder, StreamTags
@@ -41,20 +41,8 @@ Encode = Callable[[Samples, list[int]], object]
     help="Audio encoded per format.",
 )
 @click.option("--track-seconds", type=click.FloatRange(1.0), default=90.0, show_default=True)
-@click.option(
-    "--stations",
-    "stations_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("stations.toml"),
-    show_default=True,
-    help="For the station count and the bitrates.",
-)
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("cache/bench/encoders.json"),
-    show_default=True,
-)
+@stations_option("For the station count and the bitrates.")
+@output_option("encoders")
 def encoders_command(
     seconds: float, track_seconds: float, stations_path: Path, output: Path
 ) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from radio.bench.report import save
+from radio.bench.report import output_option, save
 from radio.generators import GenerationRequest
 from radio.settings import DTYPES, Settings
 
@@ -100,12 +100,7 @@ class _FixedTokens:
 @click.option("--top-k", type=int, default=Settings.top_k, show_default=True)
 @click.option("--stock/--no-stock", default=True, help="Also time transformers' generate.")
 @click.option("--cuda-graphs/--no-cuda-graphs", default=True, show_default=True)
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("cache/bench/generate.json"),
-    show_default=True,
-)
+@output_option("generate")
 def generate_command(
     size: str,
     batch_sizes: str,

@@ -24,7 +24,7 @@ import click
 from aiohttp import ClientSession
 
 from radio.bench.listeners import _bench_lineup, _free_port, _running_radio
-from radio.bench.report import machine, save
+from radio.bench.report import machine, output_option, save, stations_option
 from radio.lineup.stations import load_stations
 
 
@@ -78,11 +78,9 @@ async def _read_mp3(base: str, station: str, seconds: float) -> dict[str, Any]:
 
 @click.command("hls")
 @click.option("--seconds", type=float, default=120.0, show_default=True, help="Measured window.")
-@click.option(
-    "--stations", "stations_path", type=click.Path(path_type=Path), default=Path("stations.toml")
-)
+@stations_option()
 @click.option("--backlog-minutes", type=float, default=0.5, show_default=True)
-@click.option("--output", type=click.Path(path_type=Path), default=Path("cache/bench/hls.json"))
+@output_option("hls")
 def hls_command(seconds: float, stations_path: Path, backlog_minutes: float, output: Path) -> None:
     """Bytes a minute to one HLS listener and to one MP3 listener, in the same window."""
     lineup = load_stations(stations_path)

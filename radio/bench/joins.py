@@ -35,7 +35,7 @@ from radio.audio import PLAYOUT_RATE
 from radio.audio.meter import HOP_SECONDS, MOMENTARY_SECONDS, momentary_loudness, true_peak_dbtp
 from radio.bench.capture import Recording, record_all, short_lineup, wait_on_air
 from radio.bench.listeners import _free_port, _running_radio
-from radio.bench.report import machine, save
+from radio.bench.report import machine, output_option, save, stations_option
 from radio.lineup.stations import load_stations
 
 EDGE = 3.0  # seconds of a join's window either side of the crossfade
@@ -182,14 +182,12 @@ def summary(stations: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 @click.command("joins")
-@click.option(
-    "--stations", "stations_path", type=click.Path(path_type=Path), default=Path("stations.toml")
-)
+@stations_option()
 @click.option("--count", type=click.IntRange(1, 100), default=3, show_default=True)
 @click.option("--minutes", type=click.FloatRange(0.5, 120), default=3.0, show_default=True)
 @click.option("--track-seconds", type=click.FloatRange(20, 600), default=30.0, show_default=True)
 @click.option("--crossfade-seconds", type=click.FloatRange(0, 12), default=None, help="Override.")
-@click.option("--output", type=click.Path(path_type=Path), default=Path("cache/bench/joins.json"))
+@output_option("joins")
 def joins_command(
     stations_path: Path,
     count: int,

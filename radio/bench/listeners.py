@@ -31,7 +31,7 @@ import tomlkit
 from radio.bench import encoders
 from radio.bench.clients import Delivery, first_audio, listen
 from radio.bench.icecast import MOUNT, running_icecast
-from radio.bench.report import machine, save
+from radio.bench.report import machine, output_option, save, stations_option
 from radio.lineup.stations import StationsConfig, load_stations
 
 KEPT_UP_RATE = 0.95  # of the bitrate, over the window
@@ -184,13 +184,9 @@ def table(result: dict[str, Any]) -> list[str]:
 @click.option("--seconds", type=float, default=10.0, show_default=True, help="Measured window.")
 @click.option("--against-icecast", is_flag=True, help="Measure Debian's icecast2 in the same run.")
 @click.option("--processes", type=int, default=4, show_default=True, help="Client processes.")
-@click.option(
-    "--stations", "stations_path", type=click.Path(path_type=Path), default=Path("stations.toml")
-)
+@stations_option()
 @click.option("--backlog-minutes", type=float, default=1.0, show_default=True)
-@click.option(
-    "--output", type=click.Path(path_type=Path), default=Path("cache/bench/listeners.json")
-)
+@output_option("listeners")
 def listeners_command(
     counts: str,
     seconds: float,

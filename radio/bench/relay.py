@@ -31,7 +31,7 @@ from radio.bench.listeners import (
     _rss_mb,
     _running_radio,
 )
-from radio.bench.report import machine, save
+from radio.bench.report import machine, output_option, save, stations_option
 from radio.lineup.stations import load_stations
 
 PASSWORD_ENV = "RADIO_BENCH_ICECAST_PASSWORD"
@@ -70,12 +70,10 @@ def _mounts_up(port: int, count: int, timeout: float = 120.0) -> None:
 @click.option("--listeners", "count", type=int, default=1000, show_default=True)
 @click.option("--seconds", type=float, default=10.0, show_default=True, help="Measured window.")
 @click.option("--processes", type=int, default=4, show_default=True, help="Client processes.")
-@click.option(
-    "--stations", "stations_path", type=click.Path(path_type=Path), default=Path("stations.toml")
-)
+@stations_option()
 @click.option("--backlog-minutes", type=float, default=0.5, show_default=True)
 @click.option("--track-seconds", type=float, default=20.0, show_default=True)
-@click.option("--output", type=click.Path(path_type=Path), default=Path("cache/bench/relay.json"))
+@output_option("relay")
 def relay_command(
     count: int,
     seconds: float,

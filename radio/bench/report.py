@@ -6,11 +6,36 @@ import json
 import os
 import platform
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def stations_option(help: str = "The lineup whose stations it runs.") -> Callable[[F], F]:
+    """Every bench's --stations (the command's `stations_path`)."""
+    return click.option(
+        "--stations",
+        "stations_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=Path("stations.toml"),
+        show_default=True,
+        help=help,
+    )
+
+
+def output_option(bench: str) -> Callable[[F], F]:
+    """Every bench's --output: cache/bench/<bench>.json unless told."""
+    return click.option(
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=Path(f"cache/bench/{bench}.json"),
+        show_default=True,
+        help="Where the JSON is saved.",
+    )
 
 
 def machine() -> dict[str, Any]:

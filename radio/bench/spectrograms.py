@@ -21,7 +21,7 @@ import numpy.typing as npt
 import soundfile
 
 from radio.audio import PLAYOUT_RATE
-from radio.bench.report import machine, save
+from radio.bench.report import machine, save, stations_option
 from radio.generators import GenerationRequest
 from radio.generators.synth import SynthGenerator
 from radio.lineup.prompts import concrete_prompt
@@ -37,13 +37,7 @@ FRAME, HOP = 2048, 512
 @click.option("--genre", "genres", multiple=True, default=GENRES, show_default=True)
 @click.option("--seconds", type=click.FloatRange(1.0, 120.0), default=30.0, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
-@click.option(
-    "--stations",
-    "stations_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("stations.toml"),
-    show_default=True,
-)
+@stations_option()
 @click.option(
     "--soundfont",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -29,7 +29,7 @@ import click
 import numpy as np
 import scipy
 
-from radio.bench.report import save
+from radio.bench.report import output_option, save, stations_option
 from radio.generators import GenerationRequest
 from radio.generators.synth import SynthGenerator
 from radio.lineup.prompts import concrete_prompt
@@ -54,13 +54,7 @@ TARGETS = {"fluidsynth": 20.0, "sine": 50.0}
     "--tracks", type=click.IntRange(1, 100), default=1, show_default=True, help="Per genre."
 )
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the first track.")
-@click.option(
-    "--stations",
-    "stations_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("stations.toml"),
-    show_default=True,
-)
+@stations_option()
 @click.option(
     "--soundfont",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -77,12 +71,7 @@ TARGETS = {"fluidsynth": 20.0, "sine": 50.0}
     help="ray: one Ray actor, then two, side by side (radio/bench/pool.py).",
 )
 @click.option("--ray-address", default="auto", show_default=True, help="For --workers ray.")
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("cache/bench/synth.json"),
-    show_default=True,
-)
+@output_option("synth")
 def synth_command(
     seconds: float,
     tracks: int,

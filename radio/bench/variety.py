@@ -29,7 +29,7 @@ from typing import Any
 import click
 import numpy as np
 
-from radio.bench.report import machine, save
+from radio.bench.report import machine, output_option, save, stations_option
 from radio.generators import GenerationRequest
 from radio.generators.synth.form import Plan, grid_of
 from radio.generators.synth.generator import plan_unused, render
@@ -59,19 +59,8 @@ SILENT_DB = -60.0
     "--render-seconds", type=click.FloatRange(4.0, 600.0), default=40.0, show_default=True
 )
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the first track.")
-@click.option(
-    "--stations",
-    "stations_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("stations.toml"),
-    show_default=True,
-)
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("cache/bench/variety.json"),
-    show_default=True,
-)
+@stations_option()
+@output_option("variety")
 def variety_command(
     tracks: int,
     rendered: int,
