@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 
 import click
 
+from radio.settings import Settings
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -35,6 +37,19 @@ def output_option(bench: str) -> Callable[[F], F]:
         default=Path(f"cache/bench/{bench}.json"),
         show_default=True,
         help="Where the JSON is saved.",
+    )
+
+
+def soundfont_option(
+    help: str = "SoundFont of the synth's FluidSynth renderer.",
+) -> Callable[[F], F]:
+    """--soundfont, for the benches that play the synth."""
+    return click.option(
+        "--soundfont",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=Settings.soundfont,
+        show_default=True,
+        help=help,
     )
 
 

@@ -21,12 +21,11 @@ import numpy.typing as npt
 import soundfile
 
 from radio.audio import PLAYOUT_RATE
-from radio.bench.report import machine, save, stations_option
+from radio.bench.report import machine, save, soundfont_option, stations_option
 from radio.generators import GenerationRequest
 from radio.generators.synth import SynthGenerator
 from radio.lineup.prompts import concrete_prompt
 from radio.lineup.stations import load_stations
-from radio.settings import Settings
 
 Audio = npt.NDArray[np.float32]
 GENRES = ("jazz", "metal", "classical", "lo-fi hip-hop", "synthwave")
@@ -38,12 +37,7 @@ FRAME, HOP = 2048, 512
 @click.option("--seconds", type=click.FloatRange(1.0, 120.0), default=30.0, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
 @stations_option()
-@click.option(
-    "--soundfont",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Settings.soundfont,
-    show_default=True,
-)
+@soundfont_option()
 @click.option(
     "--folder",
     type=click.Path(file_okay=False, path_type=Path),

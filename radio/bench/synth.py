@@ -29,12 +29,12 @@ import click
 import numpy as np
 import scipy
 
-from radio.bench.report import output_option, save, stations_option
+from radio.bench.report import output_option, save, soundfont_option, stations_option
 from radio.generators import GenerationRequest
 from radio.generators.synth import SynthGenerator
 from radio.lineup.prompts import concrete_prompt
 from radio.lineup.stations import Station, load_stations
-from radio.settings import WORKERS, Settings
+from radio.settings import WORKERS
 
 WARM_UP_SECONDS = 2.0
 # Times real time on one core: issue 9 asks at least 20x of the sampled instruments;
@@ -55,13 +55,7 @@ TARGETS = {"fluidsynth": 20.0, "sine": 50.0}
 )
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the first track.")
 @stations_option()
-@click.option(
-    "--soundfont",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Settings.soundfont,
-    show_default=True,
-    help="SoundFont of the FluidSynth renderer (missing: only the sine voices are timed).",
-)
+@soundfont_option("SoundFont of the FluidSynth renderer (missing: only the sine voices are timed).")
 @click.option("--pin/--no-pin", default=True, show_default=True, help="Pin to one CPU.")
 @click.option(
     "--workers",
