@@ -1,4 +1,4 @@
-"""Audio in, level figures out: K-weighted momentary loudness over time and true peak.
+"""Audio in, level figures out: K-weighted momentary and integrated loudness, true peak.
 
 What the ear and a DAC see rather than what the samples say: the BS.1770 K-weighting
 (pyloudnorm's filter stages, with the standard's constants) over sliding blocks, and
@@ -6,10 +6,9 @@ the peak of the signal reconstructed between samples (4x oversampled, as BS.1770
 true-peak meter does).
 
 The true-peak meter runs on every look the limiter takes at a track, so it is built
-for cost: resample_poly's interpolator split into its four phases and applied as one
-small matrix product per block of frames, in float32, with bounded memory; and
-blocks that provably cannot reach the level the caller asks about are not
-interpolated at all.
+for cost: resample_poly's interpolator split into its four phases and applied block
+by block as one multiply-add per tap, in float32, with bounded memory; and blocks
+that provably cannot reach the level the caller asks about are not interpolated.
 """
 
 from __future__ import annotations
@@ -36,8 +35,8 @@ OVERSAMPLE = 4
 HALF_FRAMES = 10
 PHASE_TAPS = 2 * HALF_FRAMES + 1  # 21 per phase
 KAISER_BETA = 5.0  # resample_poly's default window
-# Frames interpolated per matrix product: big enough that numpy's overhead vanishes,
-# small enough that a block's temporaries stay near a megabyte and quiet blocks skip.
+# Frames interpolated at once: big enough that numpy's per-call overhead vanishes,
+# small enough that a block's temporaries stay in cache and quiet blocks skip.
 PEAK_BLOCK_FRAMES = 8192
 SILENT_LUFS = -120.0  # what an all-zero block reads, instead of -inf
 ABSOLUTE_GATE_LUFS = -70.0  # BS.1770-4's gates for integrated loudness
