@@ -144,8 +144,9 @@ def _interpolate(
     """The OVERSAMPLE phases of `frames` frames, phase-major, from one padded channel.
 
     One multiply-add per tap over the whole block rather than a matrix product: BLAS
-    would do the same arithmetic, but OpenBLAS spreads so small a product over
-    threads, which cost four times the CPU on a busy two-core machine."""
+    would do the same arithmetic, but OpenBLAS spreads so small a product over its
+    threads, which cost 4 to 45 times the CPU of one thread (measured on a busy
+    two-core machine), and we do not want to pin the process's BLAS threads here."""
     over = np.zeros((OVERSAMPLE, frames), np.float32)
     for i in range(PHASE_TAPS):
         over += matrix[:, i : i + 1] * channel[None, i : i + frames]
