@@ -1,14 +1,23 @@
 from __future__ import annotations
 
 import numpy as np
+import pyloudnorm
 import pytest
+from scipy.signal import butter, resample_poly, sosfilt
 
 from radio.audio.crossfade import crossfade, equal_power_gains
 from radio.audio.edges import guard_clicks, level_edges, trim_silence
 from radio.audio.loudness import PEAK_DBTP, integrated_loudness, limit_peaks, normalize
-from radio.audio.meter import momentary_loudness, true_peak_dbtp
+from radio.audio.meter import (
+    frame_peaks,
+    momentary_loudness,
+    true_peak_dbtp,
+    true_peak_envelope,
+)
 from radio.audio.resample import resample, to_playout
 from radio.errors import AudioError
+from radio.generators.base import GenerationRequest
+from radio.generators.synth import SynthGenerator
 
 RATE = 44100
 
@@ -58,6 +67,68 @@ def overshooting(seconds: float = 2.0) -> np.ndarray:
     wave = np.sin(2 * np.pi * (RATE / 4) * t + np.pi / 4) / np.sqrt(0.5)
     wave = np.clip(wave, -1.0, 1.0) * 0.999
     return np.repeat(wave.astype(np.float32)[:, None], 2, axis=1)
+
+
+def clipped_noise(seconds: float, seed: int = 5) -> np.ndarray:
+    """Noise under 12 kHz driven 12 dB into a hard clip at full scale: samples at 0.999,
+    the wave between them well above, near Nyquist where short filters cut it."""
+    rng = np.random.default_rng(seed)
+    sos = butter(8, 12000, fs=RATE, output="sos")
+    wave = sosfilt(sos, rng.standard_normal((int(seconds * RATE), 2)), axis=0)
+    return (np.clip(wave / np.abs(wave).max() * 4, -1, 1) * 0.999).astype(np.float32)
+
+
+def resample_poly_envelope(samples: np.ndarray) -> np.ndarray:
+    """What the meter computed before: scipy's 4x resample_poly, the max per frame."""
+    over = np.abs(resample_poly(samples.astype(np.float64), 4, 1, axis=0))
+    return np.asarray(over[: len(samples) * 4].reshape(len(samples), 4, -1).max(axis=(1, 2)))
+
+
+@pytest.mark.parametrize("signal", ["quarter rate", "clipped noise"])
+def test_true_peak_envelope_reads_what_resample_poly_reads(signal: str) -> None:
+    audio = overshooting(0.5) if signal == "quarter rate" else clipped_noise(1.0)
+    # A stretch of silence and a quiet stretch: the envelope must follow the level.
+    audio = np.concatenate([audio, np.zeros((RATE // 4, 2), np.float32), audio * 0.1])
+    ours, theirs = true_peak_envelope(audio), resample_poly_envelope(audio)
+    assert 20 * np.log10(ours.max() / np.abs(audio).max()) > 2.0  # it does overshoot
+    loud = theirs > 1e-4
+    assert not (ours[~loud] > 1e-4).any()
+    np.testing.assert_allclose(20 * np.log10(ours[loud] / theirs[loud]), 0.0, atol=0.1)
+
+
+def test_true_peak_envelope_skips_only_what_cannot_reach_the_floor() -> None:
+    audio = clipped_noise(1.0)
+    audio[RATE // 2 :] *= np.float32(0.01)  # a quiet half, 40 dB down
+    full = true_peak_envelope(audio)
+    floor = 0.5
+    skipping = true_peak_envelope(audio, floor=floor)
+    at_or_over = full >= floor
+    assert at_or_over.any()
+    np.testing.assert_array_equal(skipping[at_or_over], full[at_or_over])
+    assert (skipping[~at_or_over] < floor).all()
+    # The quiet half was not interpolated: it reads its sample peaks.
+    quiet = slice(RATE // 2 + RATE // 10, None)
+    np.testing.assert_array_equal(skipping[quiet], frame_peaks(audio[quiet]))
+    assert (full[quiet] > skipping[quiet]).any()
+
+
+def synth_music(seconds: float) -> np.ndarray:
+    request = GenerationRequest("rock", "Rock", "rock", seed=3, seconds=seconds)
+    generated = SynthGenerator().generate([request])[0]
+    assert generated.sample_rate == RATE
+    return np.asarray(generated.samples, dtype=np.float32)
+
+
+@pytest.mark.parametrize("signal", ["music", "noise with a quiet passage"])
+def test_integrated_loudness_agrees_with_pyloudnorm(signal: str) -> None:
+    if signal == "music":
+        audio = synth_music(12.0)
+    else:
+        audio = noise(12.0, 0.1)
+        audio[3 * RATE : 8 * RATE] *= np.float32(0.03)  # 30 dB down: the relative gate
+    ours = integrated_loudness(audio, RATE)
+    theirs = pyloudnorm.Meter(RATE).integrated_loudness(audio.astype(np.float64))
+    assert ours == pytest.approx(theirs, abs=0.1)
 
 
 def test_the_limiter_holds_the_true_peak_not_just_the_samples() -> None:

@@ -14,7 +14,7 @@ import numpy as np
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
 from radio.audio import Samples
-from radio.audio.meter import Levels, momentary_loudness
+from radio.audio.meter import Levels, frame_peaks, momentary_loudness
 
 SILENCE_DBFS = -60.0
 CLICK_DBFS = -50.0  # an edge sample louder than this would click without a ramp
@@ -30,7 +30,7 @@ MAX_LIFT_DB = 12.0  # a near-silent ending stays quiet rather than becoming a no
 def trim_silence(samples: Samples, threshold_dbfs: float = SILENCE_DBFS) -> Samples:
     """Drop leading and trailing frames quieter than the threshold (all channels)."""
     threshold = 10.0 ** (threshold_dbfs / 20.0)
-    loud = np.flatnonzero(np.abs(samples).max(axis=1) > threshold)
+    loud = np.flatnonzero(frame_peaks(samples) > threshold)
     if loud.size == 0:
         return samples[:0]
     return samples[loud[0] : loud[-1] + 1]

@@ -13,12 +13,10 @@ listeners must never exceed by the overshoot MP3 coding adds (MP3_MARGIN_DB).
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
-import pyloudnorm
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
-from radio.audio import Samples
-from radio.audio.meter import true_peak_envelope
+from radio.audio import Samples, meter
+from radio.audio.meter import frame_peaks, true_peak_envelope
 from radio.errors import AudioError
 
 TARGET_LUFS = -14.0
@@ -40,11 +38,7 @@ def integrated_loudness(samples: Samples, rate: int) -> float:
     """BS.1770-4 integrated loudness in LUFS (-inf for silence)."""
     if len(samples) < int(0.4 * rate):
         raise AudioError("audio shorter than one 400 ms loudness block")
-    return float(pyloudnorm.Meter(rate).integrated_loudness(samples.astype(np.float64)))
-
-
-def _sample_peaks(samples: Samples) -> npt.NDArray[np.float32]:
-    return np.asarray(np.abs(samples).max(axis=1), dtype=np.float32)
+    return meter.integrated_loudness(samples, rate)
 
 
 def limit_peaks(
@@ -54,16 +48,17 @@ def limit_peaks(
     with `true_peak` off, the samples: a quicker first approximation) at or under the
     ceiling."""
     ceiling = 10.0 ** (ceiling_dbtp / 20.0)
-    envelope = true_peak_envelope if true_peak else _sample_peaks
+    # Aim a little under the ceiling: the wave between samples moves a little with
+    # the gain, and a second look should find nothing left to do.
+    aim = ceiling * AIM_UNDER if true_peak else ceiling
     w = max(1, int(LOOKAHEAD_SECONDS * rate))
     out = samples
     for _ in range(LIMIT_PASSES if true_peak else 1):
-        peak = envelope(out)
+        # Frames under `aim` get a gain of 1 whatever their exact peak, so the meter
+        # may skip the blocks that provably stay under it.
+        peak = true_peak_envelope(out, floor=aim) if true_peak else frame_peaks(out)
         if peak.size == 0 or peak.max() <= ceiling:
             return out
-        # Aim a little under the ceiling: the wave between samples moves a little with
-        # the gain, and a second look should find nothing left to do.
-        aim = ceiling * AIM_UNDER if true_peak else ceiling
         need = np.minimum(1.0, aim / np.maximum(peak, 1e-12)).astype(np.float32)
         # Min over +-w, then a moving average over w: every averaged value is a min
         # over a window containing the frame, so the gain stays at or under `need`.
@@ -72,7 +67,7 @@ def limit_peaks(
         out = (out * gain[:, None]).astype(np.float32)
     if not true_peak:
         return out
-    peak_now = float(true_peak_envelope(out).max())
+    peak_now = float(true_peak_envelope(out, floor=ceiling).max())
     if peak_now > ceiling:
         out = (out * np.float32(ceiling / peak_now)).astype(np.float32)
     return out
