@@ -91,6 +91,8 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/api/admin/stations/{station}/skip": ("POST",),
     "/api/admin/stations/{station}/apply-now": ("POST",),
     "/api/admin/edits": ("GET",),
+    "/api/admin/pool": ("GET",),
+    "/api/admin/outputs": ("GET",),
     "/": ("GET",),
     "/admin": ("GET",),
     "/static/{path}": ("GET",),
