@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from radio.bench.report import machine
-from radio.generators import GenerationRequest
+from radio.generators import GenerationRequest, request_for
 from radio.lineup.prompts import concrete_prompt
 from radio.lineup.stations import Station
 
@@ -132,5 +132,4 @@ def table(report: dict[str, Any]) -> list[str]:
 
 
 def _request(station: Station, seed: int, seconds: float) -> GenerationRequest:
-    prompt = concrete_prompt(station, seed)
-    return GenerationRequest(station.id, station.genre, prompt.text, seed, seconds, prompt.params)
+    return request_for(station, concrete_prompt(station, seed), seed, seconds)

@@ -30,7 +30,7 @@ import numpy as np
 import scipy
 
 from radio.bench.report import output_option, save, soundfont_option, stations_option
-from radio.generators import GenerationRequest
+from radio.generators import GenerationRequest, request_for
 from radio.generators.synth import SynthGenerator
 from radio.lineup.prompts import concrete_prompt
 from radio.lineup.stations import Station, load_stations
@@ -183,8 +183,7 @@ def table(report: dict[str, Any]) -> list[str]:
 
 
 def _request(station: Station, seed: int, seconds: float) -> GenerationRequest:
-    prompt = concrete_prompt(station, seed)
-    return GenerationRequest(station.id, station.genre, prompt.text, seed, seconds, prompt.params)
+    return request_for(station, concrete_prompt(station, seed), seed, seconds)
 
 
 @contextmanager
