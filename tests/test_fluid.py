@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -168,3 +169,21 @@ def test_the_server_holds_the_samples_it_plays_not_the_whole_soundfont() -> None
         [sys.executable, "-c", RESIDENT_PROBE], capture_output=True, text=True, check=True
     )
     assert float(out.stdout) < 100, out.stdout
+
+
+@needs_soundfont
+def test_finding_fluidsynth_prints_nothing_even_under_ci() -> None:
+    # pyfluidsynth prints where it found the library when CI is set; the CLI's
+    # stdout (URLs, JSON) must not carry it, and CI must be set again afterwards.
+    probe = (
+        "import os\n"
+        "from radio.generators.synth.fluid import find\n"
+        "from radio.settings import Settings\n"
+        "assert find(Settings.soundfont)[0].soundfont is not None\n"
+        "assert os.environ['CI'] == 'true'\n"
+    )
+    env = {**os.environ, "CI": "true"}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout == ""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import math
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,7 +80,7 @@ def find(soundfont: Path | None) -> tuple[Found, ModuleType | None]:
     if soundfont is None:
         return Found(None, "sine voices: no SoundFont asked for"), None
     try:
-        import fluidsynth
+        fluidsynth = _import_binding()
     except ImportError as exc:  # the binding raises ImportError when the library is missing
         hint = "apt-get install libfluidsynth3; pip install pyfluidsynth"
         return Found(None, f"sine fallback: FluidSynth unavailable ({exc}; {hint})"), None
@@ -301,6 +302,23 @@ def _native(library: str) -> _Native:
     set_gen.argtypes = [pointer, integer, integer, ctypes.c_float]
     set_gen.restype = integer
     return _Native(write, set_gen)
+
+
+def _import_binding() -> ModuleType:
+    """The pyfluidsynth module, imported without its note on stdout.
+
+    pyfluidsynth prints where it found the library when CI is set in the environment,
+    and our stdout carries the CLI's URLs and JSON. Hiding CI for the import (rather
+    than swapping sys.stdout) cannot swallow what another thread prints meanwhile.
+    """
+    ci = os.environ.pop("CI", None)
+    try:
+        import fluidsynth as binding
+    finally:
+        if ci is not None:
+            os.environ["CI"] = ci
+    module: ModuleType = binding
+    return module
 
 
 def _version(binding: ModuleType) -> str:
