@@ -186,6 +186,11 @@ def table(result: dict[str, Any]) -> list[str]:
 @click.option("--processes", type=int, default=4, show_default=True, help="Client processes.")
 @stations_option()
 @click.option("--backlog-minutes", type=float, default=1.0, show_default=True)
+@click.option(
+    "--cache",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep our backlogs in this folder between runs (default: a fresh one, filled first).",
+)
 @output_option("listeners")
 def listeners_command(
     counts: str,
@@ -194,6 +199,7 @@ def listeners_command(
     processes: int,
     stations_path: Path,
     backlog_minutes: float,
+    cache: Path | None,
     output: Path,
 ) -> None:
     """Attach N loopback listeners to one mount; CPU, RSS and delivery, beside Icecast's."""
@@ -204,10 +210,14 @@ def listeners_command(
     first = lineup.enabled[0]
     floors = _encoder_floor(lineup)
     floor = round(sum(floors.values()), 1)
-    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
+    with tempfile.TemporaryDirectory() as scratch, contextlib.ExitStack() as stack:
+        # Long backlogs take many minutes to fill from nothing; a kept cache restores
+        # them from its catalog at start, so only what played since is generated.
+        folder = cache or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
         ours_port, ice_port = _free_port(), _free_port()
-        lineup_path = _bench_lineup(stations_path, Path(folder), backlog_minutes)
-        ours = stack.enter_context(_running_radio(lineup_path, Path(folder), ours_port))
+        lineup_path = _bench_lineup(stations_path, folder, backlog_minutes)
+        ours = stack.enter_context(_running_radio(lineup_path, folder, ours_port))
         servers: dict[str, Callable[[int], dict[str, Any]]] = {
             "ours": lambda n: _measure(
                 ours, ours_port, f"/stream/{first.id}.mp3", n, seconds, processes, first.bitrate
