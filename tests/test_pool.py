@@ -45,11 +45,15 @@ def cluster() -> Iterator[Cluster]:
     )
     # The workers import this checkout (and tests.dummies), whatever the venv points at.
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+    # Ray runs its workers at nice 15, which on a server keeps generation from
+    # starving playout; on a busy CI box it starved an actor loading torch for
+    # minutes (ready in 18 s quiet, not in 180 s beside two busy loops).
+    env = {"PYTHONPATH": path, "RAY_worker_niceness": "0"}
     ray.init(
         address=cluster.address,
         namespace=NAMESPACE,
         log_to_driver=False,
-        runtime_env={"env_vars": {"PYTHONPATH": path}},
+        runtime_env={"env_vars": env},
     )
     yield cluster
     ray.shutdown()
@@ -76,7 +80,12 @@ def ready(pool: RayPool, workers: int) -> None:
         pool.refresh()
         return pool.capacity() >= workers
 
-    wait_for(check, READY_SECONDS, f"{workers} workers ready")
+    try:
+        wait_for(check, READY_SECONDS, f"{workers} workers ready")
+    except AssertionError as exc:
+        states = [(w.name, w.state, w.reason) for w in pool.workers()]
+        available = ray.available_resources().get("CPU", 0.0)
+        raise AssertionError(f"{exc}: workers {states}, {available} CPUs free in Ray") from None
 
 
 def request(seed: int, seconds: float = 2.0) -> GenerationRequest:
@@ -192,6 +201,8 @@ def test_a_worker_whose_model_does_not_load_is_reported_once_and_never_used(
     reports = [r for r in caplog.records if "cannot load its model" in r.getMessage()]
     assert len(reports) == 1 and "no-such-model" in reports[0].getMessage()
     assert pool.capacity() == 0 and len(pool.workers()) == 1  # held, not restarted
+    pool.close()  # and closing the pool ends it, handing its CPU back to the cluster
+    wait_for(lambda: ray.available_resources().get("CPU") == 2.0, 60, "the failed worker's CPU")
 
 
 async def keeps_playing(url: str, audio_bytes: int) -> None:

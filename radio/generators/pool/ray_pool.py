@@ -173,7 +173,8 @@ class RayPool:
             ray.shutdown()  # the cluster was ours alone: its actors end with it
             return
         for slot in slots:
-            if slot.state in LIVE:
+            # A failed worker is still an actor holding its CPU or GPU: end it too.
+            if slot.state != "lost":
                 ray.kill(slot.actor, no_restart=True)
 
     # -- the slots ----------------------------------------------------------------
