@@ -72,6 +72,9 @@ class StationStats:
     failed: int = 0
     seconds_generated: float = 0.0
     seconds_busy: float = 0.0  # wall time spent generating this station's audio
+    # CPU time this process spent generating and preparing the station's audio (a
+    # Ray worker's own CPU is not in it): what delivery figures leave out.
+    cpu_seconds: float = 0.0
 
 
 @dataclass
@@ -249,7 +252,8 @@ class Scheduler:
         started = loop.time()
         self._generating.extend(requests)
         try:
-            results = await in_daemon_thread(partial(self.generator.generate, requests))
+            call = partial(self.generator.generate, requests)
+            results, cpu = await in_daemon_thread(partial(thread_cpu, call))
         except Exception as exc:  # any model failure: log it, the stations play on
             self._failures += 1
             self.batches_failed += 1
@@ -273,6 +277,7 @@ class Scheduler:
         elapsed = loop.time() - started
         for r in requests:
             self._stats(r.station).seconds_busy += elapsed / len(requests)
+            self._stats(r.station).cpu_seconds += cpu / len(requests)
         return results
 
     async def _prepare_all(
@@ -300,8 +305,11 @@ class Scheduler:
                     self.catalog,
                     item.prompt.alternatives,
                 )
-                track = await loop.run_in_executor(self._prepare_pool, prepare)
+                track, cpu = await loop.run_in_executor(
+                    self._prepare_pool, partial(thread_cpu, prepare)
+                )
                 stats = self._stats(station)
+                stats.cpu_seconds += cpu
                 if track is None:
                     stats.failed += 1
                 else:
@@ -319,6 +327,13 @@ class Scheduler:
 
 def _names(requests: list[GenerationRequest]) -> str:
     return ", ".join(f"{r.station} (seed {r.seed})" for r in requests)
+
+
+def thread_cpu(call: Callable[[], T]) -> tuple[T, float]:
+    """The call's result and the CPU seconds its thread spent on it."""
+    started = time.thread_time()
+    result = call()
+    return result, time.thread_time() - started
 
 
 def in_daemon_thread(call: Callable[[], T]) -> asyncio.Future[T]:

@@ -48,6 +48,7 @@ async def test_metrics_report_listeners_backlog_generation_and_the_cache(
     assert samples[("radio_backlog_target_seconds", metal)] == 12.0
     assert samples[("radio_generated_audio_seconds_total", metal)] > 0
     assert samples[("radio_generator_busy_seconds_total", metal)] > 0
+    assert samples[("radio_generation_cpu_seconds_total", metal)] > 0
     assert samples[("radio_replays_total", metal)] >= 0
     assert samples[("radio_cache_bytes", ())] > 10_000  # the catalog and the tracks
     assert samples[("process_open_fds", ())] > 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,13 @@ from radio.backlog import Backlog
 from radio.catalog import CatalogWriter
 from radio.lineup.prompts import concrete_prompt
 from radio.lineup.stations import parse_stations
-from radio.scheduler import FIRST_TRACK_SECONDS, Scheduler, finish_generation, in_daemon_thread
+from radio.scheduler import (
+    FIRST_TRACK_SECONDS,
+    Scheduler,
+    finish_generation,
+    in_daemon_thread,
+    thread_cpu,
+)
 from radio.tracks import NewTrack
 from tests.dummies import HungGenerator, ToneGenerator, TonePool
 from tests.support import short_lineup, wait_until
@@ -262,3 +269,12 @@ async def test_requests_carry_the_plans_the_station_already_has(catalog: Catalog
     await s.settle()
     used = {r.station: r.used_plans for r in generator.calls[0]}
     assert used["jazz"] == {"C major|120|piano|I IV|I V"} and used["folk"] == frozenset()
+
+
+def test_generation_cpu_counts_the_threads_cpu_not_its_wall_time() -> None:
+    # Delivery figures subtract this counter: a generator waiting on a GPU or a Ray
+    # worker must not count the wait, only what it did on this process's CPU.
+    result, cpu = thread_cpu(lambda: time.sleep(0.3) or "slept")
+    assert result == "slept" and 0.0 <= cpu < 0.05
+    _, spun = thread_cpu(lambda: sum(i * i for i in range(300_000)))
+    assert spun > 0.0

@@ -16,6 +16,7 @@ import resource
 import tempfile
 import time
 import urllib.request
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,9 @@ from radio.bench.listeners import (
     _bench_lineup,
     _cpu_percent,
     _free_port,
+    _generation_cpu,
     _measure,
+    _no_generation,
     _rss_mb,
     _running_radio,
 )
@@ -103,15 +106,20 @@ def relay_command(
         ours = stack.enter_context(_running_radio(lineup_path, folder, ours_port))
         _mounts_up(ice_port, len(lineup.enabled))
         click.echo("origin with its Icecast sources, no listeners", err=True)
-        sources_only = _cpu_percent(ours, seconds)
+        generation = partial(_generation_cpu, ours_port)  # the synth never rests
+        sources_only = _cpu_percent(ours, seconds, generation)
         rss = _rss_mb(ours)
         click.echo(f"{count} listeners on our own mount", err=True)
         ours_path = f"/stream/{first.id}.mp3"
-        direct = _measure(ours, ours_port, ours_path, count, seconds, processes, first.bitrate)
+        direct = _measure(
+            ours, ours_port, ours_path, count, seconds, processes, first.bitrate, generation
+        )
         click.echo(f"{count} listeners on Icecast's copy", err=True)
         ice_path = f"/{first.id}.mp3"
-        relayed = _measure(ours, ice_port, ice_path, count, seconds, processes, first.bitrate)
-        relayed["icecast_cpu_percent_after"] = _cpu_percent(icecast.pid, 2.0)
+        relayed = _measure(
+            ours, ice_port, ice_path, count, seconds, processes, first.bitrate, generation
+        )
+        relayed["icecast_cpu_percent_after"] = _cpu_percent(icecast.pid, 2.0, _no_generation)
     result: dict[str, Any] = {
         "benchmark": "relay",
         "stations": len(lineup.enabled),
@@ -127,8 +135,9 @@ def relay_command(
     }
     summary = [
         json.dumps(result, indent=2),
-        f"origin % core: sources only {sources_only}, {count} direct {direct['cpu_percent']}"
-        f" (kept up {direct['kept_up']}), {count} via Icecast {relayed['cpu_percent']}"
-        f" (kept up {relayed['kept_up']})",
+        "origin % core without generation:"
+        f" sources only {sources_only['delivery_cpu_percent']},"
+        f" {count} direct {direct['delivery_cpu_percent']} (kept up {direct['kept_up']}),"
+        f" {count} via Icecast {relayed['delivery_cpu_percent']} (kept up {relayed['kept_up']})",
     ]
     save(result, output, summary)

@@ -56,6 +56,7 @@ class StationSample:
     backlog_target_seconds: float
     generated_seconds: float
     busy_seconds: float
+    generation_cpu_seconds: float
     replays: int
     dead_air_seconds: float
     lateness_seconds: float
@@ -85,6 +86,7 @@ def sample(radio: Radio) -> list[StationSample]:
                 backlog_target_seconds=target(on_air.station),
                 generated_seconds=stats.seconds_generated if stats else 0.0,
                 busy_seconds=stats.seconds_busy if stats else 0.0,
+                generation_cpu_seconds=stats.cpu_seconds if stats else 0.0,
                 replays=radio.backlog.replays.get(station_id, 0),
                 dead_air_seconds=playout.dead_air_seconds,
                 lateness_seconds=playout.lateness_seconds,
@@ -132,6 +134,13 @@ FAMILIES = (
         "Generator time spent on this station.",
         "station",
         "busy_seconds",
+    ),
+    (
+        "radio_generation_cpu_seconds",
+        "counter",
+        "CPU time this process spent generating and preparing the station's audio.",
+        "station",
+        "generation_cpu_seconds",
     ),
     ("radio_replays", "counter", "Tracks replayed for want of a fresh one.", "station", "replays"),
     (
