@@ -59,12 +59,12 @@ def limit_peaks(
         peak = true_peak_envelope(out, floor=aim) if true_peak else frame_peaks(out)
         if peak.size == 0 or peak.max() <= ceiling:
             return out
-        need = np.minimum(1.0, aim / np.maximum(peak, 1e-12)).astype(np.float32)
+        need = np.minimum(1.0, aim / np.maximum(peak, 1e-12)).astype(np.float32, copy=False)
         # Min over +-w, then a moving average over w: every averaged value is a min
         # over a window containing the frame, so the gain stays at or under `need`.
         # A gain change reshapes the wave between samples a little, hence the passes.
         gain = uniform_filter1d(minimum_filter1d(need, size=2 * w + 1), size=w)
-        out = (out * gain[:, None]).astype(np.float32)
+        out = (out * gain[:, None]).astype(np.float32, copy=False)
     if not true_peak:
         return out
     peak_now = float(true_peak_envelope(out, floor=ceiling).max())
