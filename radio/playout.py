@@ -23,7 +23,7 @@ import numpy as np
 import soundfile
 
 from radio.audio import PLAYOUT_CHANNELS, PLAYOUT_RATE, Samples
-from radio.audio.crossfade import crossfade
+from radio.audio.crossfade import blend
 from radio.backlog import Backlog
 from radio.broadcast import Broadcast
 from radio.catalog import Catalog, CatalogWriter
@@ -104,7 +104,10 @@ class Mixer:
         self.current: TrackReader | None = None
         self.next: TrackReader | None = None
         self._overlap = 0  # frames of the transition to `next`, fixed when it is queued
-        self._fading = False
+        # The crossfade under way, made whole when it begins (so it can be limited
+        # as one piece) and rendered from here; `next` is already `current` then.
+        self._blend: Samples | None = None
+        self._blend_pos = 0
         # Silence rendered for want of a track once one has played (before the first,
         # the station is still starting): what /metrics reports as dead air.
         self.dead_air_frames = 0
@@ -113,13 +116,12 @@ class Mixer:
     def queue(self, reader: TrackReader) -> None:
         cur = self.current
         self.next = reader
-        self._fading = False
         limit = min(cur.remaining, cur.frames // 2) if cur else 0
         self._overlap = max(0, min(self.crossfade_frames, limit, reader.frames // 2))
 
     def unqueue(self) -> Track | None:
         """Take back the next track if its crossfade has not begun; returns it."""
-        if self.next is None or self._fading:
+        if self.next is None:  # none queued, or its crossfade has begun
             return None
         reader, self.next = self.next, None
         reader.close()
@@ -141,6 +143,14 @@ class Mixer:
         starts: list[tuple[int, Track]] = []
         i = 0
         while i < count:
+            if self._blend is not None:
+                k = min(count - i, len(self._blend) - self._blend_pos)
+                out[i : i + k] = self._blend[self._blend_pos : self._blend_pos + k]
+                self._blend_pos += k
+                i += k
+                if self._blend_pos == len(self._blend):
+                    self._blend = None
+                continue
             cur = self.current
             if cur is None:
                 if self.next is None:
@@ -152,9 +162,7 @@ class Mixer:
                 continue
             if cur.remaining == 0:
                 cur.close()
-                self.current = self.next if self._fading else None
-                if self._fading:
-                    self.next, self._fading = None, False
+                self.current = None  # the next track, if any, starts without a fade
                 continue
             nxt = self.next
             fade_at = cur.frames - self._overlap
@@ -164,13 +172,15 @@ class Mixer:
                 out[i : i + k] = cur.read(k)
                 i += k
                 continue
-            if not self._fading:
-                starts.append((i, nxt.track))
-                self._fading = True
-            k = min(count - i, cur.remaining)
-            start = cur.pos - fade_at
-            out[i : i + k] = crossfade(cur.read(k), nxt.read(k), start, self._overlap)
-            i += k
+            # The crossfade begins: a few seconds of each, mixed and limited at once.
+            starts.append((i, nxt.track))
+            overlap = cur.remaining
+            self._blend, self._blend_pos = (
+                blend(cur.read(overlap), nxt.read(overlap), PLAYOUT_RATE),
+                0,
+            )
+            cur.close()
+            self.current, self.next = nxt, None
         return out, starts
 
     def close(self) -> None:

@@ -5,7 +5,7 @@ import pyloudnorm
 import pytest
 from scipy.signal import butter, resample_poly, sosfilt
 
-from radio.audio.crossfade import crossfade, equal_power_gains
+from radio.audio.crossfade import blend, crossfade, equal_power_gains
 from radio.audio.edges import guard_clicks, level_edges, trim_silence
 from radio.audio.loudness import PEAK_DBTP, integrated_loudness, limit_peaks, normalize
 from radio.audio.meter import (
@@ -178,3 +178,15 @@ def test_resample_32k_mono_to_playout_format() -> None:
     spectrum = np.abs(np.fft.rfft(out[:RATE, 0]))
     assert np.argmax(spectrum) == pytest.approx(1000, abs=1)  # 1 Hz bins over one second
     assert len(resample(tone, 32000, 16000)) == 32000
+
+
+def test_a_crossfade_of_two_full_level_ends_is_held_under_the_true_peak_ceiling() -> None:
+    t = np.arange(3 * RATE) / RATE
+    tone = np.sin(2 * np.pi * 440 * t).astype(np.float32)[:, None].repeat(2, axis=1)
+    # In phase, both at the level every prepared track is limited to: the worst case.
+    loud = tone * np.float32(10 ** (PEAK_DBTP / 20))
+    assert true_peak_dbtp(crossfade(loud, loud)) > PEAK_DBTP + 2.5  # cos + sin: up to 3 dB
+    assert true_peak_dbtp(blend(loud, loud, RATE)) <= PEAK_DBTP + 0.01
+    # Ends whose sum stays under the ceiling are crossfaded untouched.
+    soft = tone * np.float32(0.5)
+    assert np.array_equal(blend(soft, soft, RATE), crossfade(soft, soft))
