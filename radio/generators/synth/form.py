@@ -25,7 +25,7 @@ PARTS = {
     "break": {"chords", "lead", "extra", "bass"},
     "outro": {"drums", "bass", "chords"},
 }
-ENERGY = {"intro": 0.7, "A": 0.85, "B": 1.0, "break": 0.7, "outro": 0.8}
+ENERGY = {"intro": 0.8, "A": 0.85, "B": 1.0, "break": 0.7, "outro": 0.8}
 
 
 @dataclass(frozen=True)

@@ -198,6 +198,11 @@ class _Composer:
                 patterns = WALTZ_COMP
             pattern = patterns[label == "B"]
             self._comp("chords", ens.chords, style, pattern, slot, voicing, energy * 0.8, last)
+            if label == "intro" and style not in ("pad", "arp"):
+                # Sparse comping leaves holes between hits that a radio join hears as a
+                # dip (#9): the intro holds its chords under the hits, so it opens at
+                # the band's level while the hits keep the genre's rhythm.
+                self._comp("chords", ens.chords, "pad", pattern, slot, voicing, energy * 0.5, last)
             if ens.extra and "extra" in PARTS[label]:
                 upper = voice_chord(classes, low + 12, high + 12, upper)
                 extra = (ens.extra_style, ens.extra_pattern)
@@ -330,8 +335,8 @@ def _dynamics(sections: list[Section], rng: np.random.Generator) -> list[float]:
         base = float(rng.uniform(0.88, 1.05))
         for index in range(section.bars):
             through = index / max(1, section.bars - 1)
-            if section.label == "intro":
-                swell = 0.85 + 0.15 * through
+            if section.label == "intro":  # a build, but from near the band's level
+                swell = 0.95 + 0.05 * through
             elif section.label == "outro":
                 swell = 1.0 - 0.12 * through
             else:
