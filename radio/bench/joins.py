@@ -173,7 +173,7 @@ def summary(stations: list[dict[str, Any]]) -> dict[str, Any]:
         "inside_dip_worst_lu": min((j["dip_lu"] for j in inside), default=None),
         "title_delay_median_s": round(statistics.median(delays), 3) if delays else None,
         "title_delay_range_s": [min(delays), max(delays)] if delays else None,
-        "titles_within_0_25_s": sum(0 <= d <= 0.25 for d in delays),
+        "titles_within_0_25_s": sum(abs(d) <= 0.25 for d in delays),  # early or late
         "titles_timed": len(delays),
         "tracks_peaked": len(peaks),
         "true_peak_max_dbtp": max(peaks, default=None),
