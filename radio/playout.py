@@ -104,10 +104,10 @@ class Mixer:
         self.current: TrackReader | None = None
         self.next: TrackReader | None = None
         self._overlap = 0  # frames of the transition to `next`, fixed when it is queued
-        # The crossfade under way, made whole when it begins (so it can be limited
-        # as one piece) and rendered from here; `next` is already `current` then.
+        # What is left of the crossfade under way, made whole when it begins (so it
+        # can be limited as one piece) and rendered from here; `next` is already
+        # `current` then.
         self._blend: Samples | None = None
-        self._blend_pos = 0
         # Silence rendered for want of a track once one has played (before the first,
         # the station is still starting): what /metrics reports as dead air.
         self.dead_air_frames = 0
@@ -144,12 +144,10 @@ class Mixer:
         i = 0
         while i < count:
             if self._blend is not None:
-                k = min(count - i, len(self._blend) - self._blend_pos)
-                out[i : i + k] = self._blend[self._blend_pos : self._blend_pos + k]
-                self._blend_pos += k
+                k = min(count - i, len(self._blend))
+                out[i : i + k] = self._blend[:k]
+                self._blend = self._blend[k:] if k < len(self._blend) else None
                 i += k
-                if self._blend_pos == len(self._blend):
-                    self._blend = None
                 continue
             cur = self.current
             if cur is None:
@@ -175,10 +173,7 @@ class Mixer:
             # The crossfade begins: a few seconds of each, mixed and limited at once.
             starts.append((i, nxt.track))
             overlap = cur.remaining
-            self._blend, self._blend_pos = (
-                blend(cur.read(overlap), nxt.read(overlap), PLAYOUT_RATE),
-                0,
-            )
+            self._blend = blend(cur.read(overlap), nxt.read(overlap), PLAYOUT_RATE)
             cur.close()
             self.current, self.next = nxt, None
         return out, starts

@@ -276,8 +276,9 @@ class Scheduler:
         self.batches_made += 1
         elapsed = loop.time() - started
         for r in requests:
-            self._stats(r.station).seconds_busy += elapsed / len(requests)
-            self._stats(r.station).cpu_seconds += cpu / len(requests)
+            stats = self._stats(r.station)
+            stats.seconds_busy += elapsed / len(requests)
+            stats.cpu_seconds += cpu / len(requests)
         return results
 
     async def _prepare_all(

@@ -63,7 +63,13 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _cpu_percent(pid: int, seconds: float, generation: Callable[[], float]) -> dict[str, float]:
+def _no_generation() -> float:  # a peer such as Icecast generates nothing
+    return 0.0
+
+
+def _cpu_percent(
+    pid: int, seconds: float, generation: Callable[[], float] = _no_generation
+) -> dict[str, float]:
     """The process's CPU over `seconds`, whole and without its generation."""
     before, made = _cpu_seconds(pid), generation()
     time.sleep(seconds)
@@ -91,10 +97,6 @@ def _generation_cpu(port: int) -> float:
         if family.name == "radio_generation_cpu_seconds"
         for sample in family.samples
     )
-
-
-def _no_generation() -> float:
-    return 0.0
 
 
 def _encoder_floor(lineup: StationsConfig) -> dict[str, float]:
@@ -157,7 +159,7 @@ def _measure(
     seconds: float,
     processes: int,
     bitrate: int,
-    generation: Callable[[], float],
+    generation: Callable[[], float] = _no_generation,
 ) -> dict[str, Any]:
     """Attach `count` listeners, then read CPU, RSS, delivery and first audio in a window."""
     crowd = listen(port, path, count, processes)
@@ -273,9 +275,9 @@ def listeners_command(
         if against_icecast:
             ice = stack.enter_context(running_icecast(ice_port, first.bitrate, max(sizes) + 100))
             servers["icecast"] = lambda n: _measure(
-                ice, ice_port, MOUNT, n, seconds, processes, first.bitrate, _no_generation
+                ice, ice_port, MOUNT, n, seconds, processes, first.bitrate
             )
-            idle["icecast"] = _cpu_percent(ice, seconds, _no_generation)
+            idle["icecast"] = _cpu_percent(ice, seconds)
             rss_idle["icecast"] = _rss_mb(ice)
         runs: list[dict[str, Any]] = []
         for n in sizes:

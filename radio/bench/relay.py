@@ -30,7 +30,6 @@ from radio.bench.listeners import (
     _free_port,
     _generation_cpu,
     _measure,
-    _no_generation,
     _rss_mb,
     _running_radio,
 )
@@ -119,7 +118,7 @@ def relay_command(
         relayed = _measure(
             ours, ice_port, ice_path, count, seconds, processes, first.bitrate, generation
         )
-        relayed["icecast_cpu_percent_after"] = _cpu_percent(icecast.pid, 2.0, _no_generation)
+        relayed["icecast_cpu_percent_after"] = _cpu_percent(icecast.pid, 2.0)
     result: dict[str, Any] = {
         "benchmark": "relay",
         "stations": len(lineup.enabled),
