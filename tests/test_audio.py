@@ -5,9 +5,15 @@ import pyloudnorm
 import pytest
 from scipy.signal import butter, resample_poly, sosfilt
 
-from radio.audio.crossfade import blend, crossfade, equal_power_gains
+from radio.audio.crossfade import BLEND_TOLERANCE_LU, blend, crossfade, equal_power_gains
 from radio.audio.edges import guard_clicks, level_edges, trim_silence
-from radio.audio.loudness import PEAK_DBTP, integrated_loudness, limit_peaks, normalize
+from radio.audio.loudness import (
+    PEAK_DBTP,
+    TARGET_LUFS,
+    integrated_loudness,
+    limit_peaks,
+    normalize,
+)
 from radio.audio.meter import (
     frame_peaks,
     momentary_loudness,
@@ -168,6 +174,25 @@ def test_equal_power_crossfade_keeps_power_constant() -> None:
         [crossfade(a[:half], b[:half], 0, len(a)), crossfade(a[half:], b[half:], half, len(a))]
     )
     np.testing.assert_allclose(whole, pieces, atol=1e-6)
+
+
+def test_a_crossfade_is_held_near_the_tracks_level_where_both_ends_thin_out() -> None:
+    # Two ends at the level every track is normalised to, both resting for the same 1.5 s
+    # in the middle of the overlap (a rest in an intro against a chord left to ring):
+    # equal power puts each 3 dB down there, on top of the rest.
+    gain = np.float32(10 ** ((TARGET_LUFS - integrated_loudness(noise(3.0), RATE)) / 20))
+    out_end, in_end = noise(3.0, seed=1) * gain, noise(3.0, seed=2) * gain
+    rest = slice(int(0.75 * RATE), int(2.25 * RATE))
+    out_end[rest] *= np.float32(10 ** (-6 / 20))
+    in_end[rest] *= np.float32(10 ** (-12 / 20))
+    mixed, blended = crossfade(out_end, in_end), blend(out_end, in_end, RATE)
+    plain, held = momentary_loudness(mixed, RATE), momentary_loudness(blended, RATE)
+    inside = slice(9, 17)  # momentary blocks wholly inside the rest, not at its edges
+    assert plain[inside].max() < TARGET_LUFS - 6.5
+    assert held[inside].min() > TARGET_LUFS - BLEND_TOLERANCE_LU - 2.0  # ridden up
+    assert held.max() < TARGET_LUFS + 1.0  # never above the tracks' level
+    # Where the ends play at full level the crossfade is left as mixed.
+    np.testing.assert_allclose(blended[: RATE // 4], mixed[: RATE // 4], rtol=1e-5, atol=1e-6)
 
 
 def test_resample_32k_mono_to_playout_format() -> None:

@@ -160,6 +160,7 @@ def test_palettes_name_only_real_voices_drums_and_chords() -> None:
     for palette in [*PALETTES.values(), FALLBACK]:
         for ensemble in palette.ensembles:
             named = {*ensemble.leads, ensemble.chords, ensemble.bass, ensemble.extra or "pad"}
+            named.add(palette.hold or "pad")
             assert named <= set(VOICES), (palette.name, named - set(VOICES))
         for pair in (*(palette.grooves or ()), *(palette.slow_grooves or ())):
             for groove in pair:
@@ -319,6 +320,30 @@ def test_long_track_has_a_form_that_builds(synth: SynthGenerator) -> None:
     body_start = round(sum(int(bars) for _, bars in form[:2]) * bar)
     intro, body = out.samples[:intro_end], out.samples[body_start : body_start + intro_end]
     assert rms_db(body) > rms_db(intro) + 1.5  # the intro is sparse, the first A is the band
+
+
+def test_an_intro_keeps_time_and_holds_its_chords_where_the_comping_dies_away() -> None:
+    """Brushes with no ride left a jazz intro two hat strokes a bar over a piano that died
+    away within a beat: 400 ms holes 10-20 LU deep, heard as a dip at every join (#9)."""
+    brushes = 1  # the jazz palette's second groove: the snare keeps time, no ride in A
+    plan, _, rng = plan_unused(request("Jazz", seed=5, seconds=30.0), frozenset())
+    plan = replace(plan, groove=brushes)
+    assert "ride" not in PALETTES["jazz"].grooves[brushes][0]  # type: ignore[index]
+    score = compose(plan, rng)
+    intro = score.sections[0]
+    bar = 4 * 60 / plan.tempo
+    end = intro.bars * bar
+    hits = [hit for hit in score.hits if hit.time < end]
+    assert len(hits) >= 4 * intro.bars  # the beat is marked, not two strokes a bar
+    assert {"snare"} <= {hit.drum for hit in hits}
+    held = {note.voice for note in score.notes if note.time < end and note.part == "chords"}
+    assert PALETTES["jazz"].hold in held and plan.ensemble.chords in held
+    # Every stretch of the intro has something sounding: no silent beat.
+    for start in np.arange(0.0, end - 0.4, 0.1):
+        sounding = [
+            n for n in score.notes if n.time < start + 0.4 and n.time + n.steps * bar / 16 > start
+        ]
+        assert sounding, f"nothing sounds from {start:.1f} s"
 
 
 def test_rejects_a_track_of_no_length(synth: SynthGenerator) -> None:

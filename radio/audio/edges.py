@@ -10,7 +10,10 @@ otherwise start or stop on a step (a click).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
 from radio.audio import Samples
@@ -69,14 +72,28 @@ def edge_lift_db(samples: Samples, rate: int, seconds: float = EDGE_SECONDS) -> 
     inner = (centres > edge) & (centres < duration - edge)
     body = float(np.median(levels[inner] if inner.any() else levels))
     short = np.clip(body - LEVEL_TOLERANCE_LU - levels, 0.0, MAX_LIFT_DB)
-    hold = max(1, round(EASE_SECONDS / LEVEL_HOP_SECONDS))
-    short = uniform_filter1d(minimum_filter1d(short, size=hold), size=hold)
     from_edge = np.minimum(centres, duration - centres)
     weight = np.clip((edge - from_edge) / (edge / 2), 0.0, 1.0)
+    eased = ease(short, round(EASE_SECONDS / LEVEL_HOP_SECONDS))
+    return per_frame(eased * weight, centres, frames, rate)
+
+
+def ease(short: Levels, hold: int) -> Levels:
+    """A shortfall per block turned into a lift that moves no faster than `hold` blocks:
+    the least shortfall around each block first, so a lift never spills over into
+    loud music next to it, then a moving average, so it has no step."""
+    hold = max(1, hold)
+    return np.asarray(uniform_filter1d(minimum_filter1d(short, size=hold), size=hold))
+
+
+def per_frame(
+    lift: Levels, centres: npt.NDArray[np.floating[Any]], frames: int, rate: int
+) -> Levels:
+    """A lift measured at block centres (seconds), interpolated to every frame."""
     times = (np.arange(frames) + 0.5) / rate
     # Outside the block centres np.interp holds the first and last values: the very
     # edges get the lift of the nearest measured block.
-    return np.asarray(np.interp(times, centres, short * weight), dtype=np.float64)
+    return np.asarray(np.interp(times, centres, lift), dtype=np.float64)
 
 
 def level_edges(samples: Samples, rate: int, seconds: float = EDGE_SECONDS) -> Samples:

@@ -52,6 +52,9 @@ class Palette:
     slow_grooves: tuple[tuple[Groove, Groove], ...] | None = None  # below `slow_below` BPM
     slow_below: float = 0.0
     intro_drums: tuple[str, ...] = ("hat", "ride", "shaker")
+    # A sustaining voice that holds the intro's chords under comping that dies away within
+    # a beat (piano, guitar, skank); None: the comping voice holds them itself.
+    hold: str | None = None
     fill: str = "snare"  # "toms" | "snare": the instrument of section-end fills
     crash: bool = False
     accent: str | None = None  # a drum on section downbeats when there is no groove
@@ -127,6 +130,7 @@ PALETTES: dict[str, Palette] = {
              {"ride": "x.x.x.x.x.x.x.x.", "hat": "....x.......x...", "snare": ".o....o..o..o...",
               "kick": "o.....o.....o..."}),
         ),
+        hold="strings",
         intro_drums=("ride", "hat"), swing=0.64, density=0.45, lead_range=(60, 82),
         reverb=(1.6, 0.22), humanize=0.008,
     ),
@@ -282,6 +286,7 @@ PALETTES: dict[str, Palette] = {
              {"kick": "x...x...x...x...", "rim": "........x.......", "hat": "x.xxx.xxx.xxx.xx",
               "openhat": "......x.......x."}),
         ),
+        hold="organ",
         intro_drums=("hat",), swing=0.56, melody="pentatonic", density=0.35, reverb=(2.0, 0.3),
         humanize=0.006, echo=0.4, levels={"drums": 1.6},
     ),
@@ -319,6 +324,7 @@ PALETTES: dict[str, Palette] = {
              {"cowbell": "x.x.x.xx.x.x.x.x", "conga_lo": "x..x....x..x....",
               "conga_hi": "....x.x.....x.x.", "shaker": "xoxoxoxoxoxoxoxo"}),
         ),
+        hold="harmonium",
         intro_drums=("shaker",), fill="congas",
         scale_words={"middle eastern": "hijaz", "balkan": "hijaz",
                      "west african": "major pentatonic", "celtic": "major pentatonic"},
@@ -373,6 +379,7 @@ PALETTES: dict[str, Palette] = {
              {"kick": "x.....x...x.....", "snare": "........x......o",
               "hat": "x.x.x.x.x.x.x.x."}),
         ),
+        hold="pad",
         intro_drums=("hat",), swing=0.58, swing_16ths=True, density=0.3, lead_range=(62, 80),
         reverb=(1.5, 0.25), humanize=0.012, crackle=True,
     ),
@@ -434,6 +441,7 @@ PALETTES: dict[str, Palette] = {
              {"kick": "x.....x.x.....x.", "snare": "....x......ox...", "hat": "x.x.x.x.x.x.x.x.",
               "openhat": "..............x."}),
         ),
+        hold="organ",
         fill="snare", crash=True, swing=0.66, melody="blues", density=0.4, lead_range=(60, 81),
         reverb=(1.3, 0.2), humanize=0.01,
     ),
@@ -468,6 +476,7 @@ PALETTES: dict[str, Palette] = {
              {"kick": "x...x...x...x...", "snare": "....x..o....x..o", "hat": "xoxoxoxoxoxoxoxo",
               "openhat": "..x...x...x...x."}),
         ),
+        hold="organ",
         fill="snare", swing=0.54, swing_16ths=True, melody="pentatonic", density=0.4,
         lead_range=(60, 82), reverb=(1.1, 0.16), humanize=0.006,
     ),
@@ -502,6 +511,7 @@ PALETTES: dict[str, Palette] = {
              {"rim": _BOSSA_RIM, "kick": "x..xx..xx..xx..x", "hat": "x.x.x.x.x.x.x.x.",
               "conga_lo": "............x.x."}),
         ),
+        hold="strings",
         intro_drums=("shaker", "clave"), fill="congas", density=0.45, lead_range=(62, 84),
         reverb=(1.2, 0.2), humanize=0.008,
     ),
@@ -532,6 +542,7 @@ PALETTES: dict[str, Palette] = {
              {"kick": "x.....x.x.......", "clap": "....x.......x...",
               "shaker": "x.x.x.x.x.x.x.x."}),
         ),
+        hold="harmonium",
         intro_drums=("shaker",), melody="pentatonic", density=0.45, reverb=(1.3, 0.2),
         humanize=0.01, drum_chance=0.6,
     ),

@@ -27,6 +27,8 @@ from radio.generators.synth.palettes import Groove
 from radio.generators.synth.theory import Chord, nearest_pitch, scale_pitches, voice_chord
 
 VELOCITY = {"X": 1.0, "x": 0.8, "o": 0.4}
+BEAT_KEEPING_HITS = 4  # an intro's drums mark at least this many beats a bar
+HOLD_LEVEL = 0.8  # the held chords under an intro's comping, against the comping's 0.8
 # Three-four time sets the genre's four-four patterns aside and waltzes instead.
 WALTZ_GROOVE = {"kick": "x...........", "snare": "....o...o...", "hat": "x.x.x.x.x.x."}
 WALTZ_BASS = ("R-------5---", "R---5---8---")
@@ -201,8 +203,10 @@ class _Composer:
             if label == "intro" and style not in ("pad", "arp"):
                 # Sparse comping leaves holes between hits that a radio join hears as a
                 # dip (#9): the intro holds its chords under the hits, so it opens at
-                # the band's level while the hits keep the genre's rhythm.
-                self._comp("chords", ens.chords, "pad", pattern, slot, voicing, energy * 0.5, last)
+                # the band's level while the hits keep the genre's rhythm. A piano or a
+                # skank held still dies away within a beat: the palette's hold voice sustains.
+                held = self.palette.hold or ens.chords
+                self._comp("chords", held, "pad", pattern, slot, voicing, energy * HOLD_LEVEL, last)
             if ens.extra and "extra" in PARTS[label]:
                 upper = voice_chord(classes, low + 12, high + 12, upper)
                 extra = (ens.extra_style, ens.extra_pattern)
@@ -274,7 +278,7 @@ class _Composer:
                 continue
             groove: Groove = WALTZ_GROOVE if self.waltz else pair[section.label == "B"]
             if section.label == "intro":
-                groove = {d: p for d, p in groove.items() if d in palette.intro_drums}
+                groove = _intro_groove(groove, palette.intro_drums, bar_steps)
             for index in range(section.bars):
                 bar = section.start_bar + index
                 lines = self._varied(groove, index)
@@ -325,6 +329,24 @@ class _Composer:
                     spread = float(self.rng.normal(1.0, VELOCITY_SPREAD))
                     velocity = min(1.0, VELOCITY[char] * level * min(max(spread, 0.75), 1.2))
                     self.score.hits.append(Hit(drum, self.time(bar * bar_steps + step), velocity))
+
+
+def _intro_groove(groove: Groove, names: tuple[str, ...], bar_steps: int) -> Groove:
+    """The groove's lines an intro plays. Where those leave the beat unmarked (brushes
+    without a ride, a one-drop without a hat), the busiest line besides the kick keeps
+    time too: an intro with a hit or two a bar is heard as a hole (#9)."""
+    lines = {drum: pattern for drum, pattern in groove.items() if drum in names}
+    if sum(_hits_per_bar(p, bar_steps) for p in lines.values()) >= BEAT_KEEPING_HITS:
+        return lines
+    others = [drum for drum in groove if drum not in lines and drum != "kick"]
+    if others:
+        busiest = max(others, key=lambda drum: _hits_per_bar(groove[drum], bar_steps))
+        lines[busiest] = groove[busiest]
+    return lines
+
+
+def _hits_per_bar(pattern: str, bar_steps: int) -> float:
+    return sum(char in VELOCITY for char in pattern) * bar_steps / max(len(pattern), bar_steps)
 
 
 def _dynamics(sections: list[Section], rng: np.random.Generator) -> list[float]:
