@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from radio.audio import Samples
-from radio.audio.edges import ease, per_frame
+from radio.audio.edges import block_centres, ease, per_frame
 from radio.audio.loudness import TARGET_LUFS, limit_peaks
 from radio.audio.meter import HOP_SECONDS, MOMENTARY_SECONDS, Levels, momentary_loudness
 
@@ -65,7 +65,7 @@ def blend_lift_db(mixed: Samples, rate: int) -> Levels:
     levels = momentary_loudness(mixed, rate)
     if len(levels) < 3:
         return np.zeros(len(mixed))
-    centres = MOMENTARY_SECONDS / 2 + np.arange(len(levels)) * HOP_SECONDS
+    centres = block_centres(len(levels), MOMENTARY_SECONDS, HOP_SECONDS)
     short = np.clip(TARGET_LUFS - BLEND_TOLERANCE_LU - levels, 0.0, MAX_BLEND_LIFT_DB)
     eased = ease(short, round(BLEND_EASE_SECONDS / HOP_SECONDS))
-    return per_frame(eased, centres, len(mixed), rate)
+    return per_frame(eased, centres, rate, 0, len(mixed))

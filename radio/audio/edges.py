@@ -10,10 +10,7 @@ otherwise start or stop on a step (a click).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-import numpy.typing as npt
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
 from radio.audio import Samples
@@ -54,8 +51,11 @@ def guard_clicks(samples: Samples, rate: int) -> Samples:
     return out
 
 
-def edge_lift_db(samples: Samples, rate: int, seconds: float = EDGE_SECONDS) -> Levels:
-    """Per frame, the gain in dB that brings the first and last `seconds` up to the body.
+def edge_lift_db(
+    samples: Samples, rate: int, seconds: float = EDGE_SECONDS
+) -> tuple[Levels, Levels]:
+    """The gain in dB that brings the first and last `seconds` up to the body, at the
+    centres (in seconds) of 1 s blocks: (lift, centres).
 
     The body is the median 1 s level away from the edges; each block of an edge
     that is more than LEVEL_TOLERANCE_LU under it is lifted by the shortfall (at
@@ -64,9 +64,9 @@ def edge_lift_db(samples: Samples, rate: int, seconds: float = EDGE_SECONDS) -> 
     lift never spills over into loud music next to it."""
     frames = len(samples)
     levels = momentary_loudness(samples, rate, LEVEL_BLOCK_SECONDS, LEVEL_HOP_SECONDS)
+    centres = block_centres(len(levels), LEVEL_BLOCK_SECONDS, LEVEL_HOP_SECONDS)
     if len(levels) < 3:
-        return np.zeros(frames)
-    centres = LEVEL_BLOCK_SECONDS / 2 + np.arange(len(levels)) * LEVEL_HOP_SECONDS
+        return np.zeros(len(levels)), centres
     duration = frames / rate
     edge = min(seconds, duration / 3)
     inner = (centres > edge) & (centres < duration - edge)
@@ -74,8 +74,7 @@ def edge_lift_db(samples: Samples, rate: int, seconds: float = EDGE_SECONDS) -> 
     short = np.clip(body - LEVEL_TOLERANCE_LU - levels, 0.0, MAX_LIFT_DB)
     from_edge = np.minimum(centres, duration - centres)
     weight = np.clip((edge - from_edge) / (edge / 2), 0.0, 1.0)
-    eased = ease(short, round(EASE_SECONDS / LEVEL_HOP_SECONDS))
-    return per_frame(eased * weight, centres, frames, rate)
+    return ease(short, round(EASE_SECONDS / LEVEL_HOP_SECONDS)) * weight, centres
 
 
 def ease(short: Levels, hold: int) -> Levels:
@@ -86,20 +85,33 @@ def ease(short: Levels, hold: int) -> Levels:
     return np.asarray(uniform_filter1d(minimum_filter1d(short, size=hold), size=hold))
 
 
-def per_frame(
-    lift: Levels, centres: npt.NDArray[np.floating[Any]], frames: int, rate: int
-) -> Levels:
-    """A lift measured at block centres (seconds), interpolated to every frame."""
-    times = (np.arange(frames) + 0.5) / rate
+def block_centres(count: int, block: float, hop: float) -> Levels:
+    """The centre, in seconds, of each of `count` blocks taken every `hop` seconds."""
+    return block / 2 + np.arange(count, dtype=np.float64) * hop
+
+
+def per_frame(lift: Levels, centres: Levels, rate: int, start: int, stop: int) -> Levels:
+    """A lift measured at block centres (seconds), interpolated to frames start..stop."""
+    times = (np.arange(start, stop) + 0.5) / rate
     # Outside the block centres np.interp holds the first and last values: the very
     # edges get the lift of the nearest measured block.
     return np.asarray(np.interp(times, centres, lift), dtype=np.float64)
 
 
 def level_edges(samples: Samples, rate: int, seconds: float = EDGE_SECONDS) -> Samples:
-    """The track with its first and last `seconds` lifted to the level of its body."""
-    lift = edge_lift_db(samples, rate, seconds)
+    """The track with its first and last `seconds` lifted to the level of its body.
+
+    Only the edges are touched: a gain curve for every frame of a 90 s track cost four
+    track-sized arrays (106 MB at the peak of preparation) to multiply the middle by one."""
+    lift, centres = edge_lift_db(samples, rate, seconds)
     if not lift.any():
         return samples
-    gain = (10.0 ** (lift / 20.0)).astype(np.float32)
-    return (samples * gain[:, None]).astype(np.float32)
+    out = samples.astype(np.float32, copy=True)
+    frames = len(out)
+    # The taper ends `seconds` from each end; interpolation reaches one block further.
+    reach = min(frames, int((seconds + LEVEL_HOP_SECONDS) * rate))
+    parts = [(0, frames)] if 2 * reach >= frames else [(0, reach), (frames - reach, frames)]
+    for start, stop in parts:
+        gain = (10.0 ** (per_frame(lift, centres, rate, start, stop) / 20.0)).astype(np.float32)
+        out[start:stop] *= gain[:, None]
+    return out

@@ -13,6 +13,7 @@ listeners must never exceed by the overshoot MP3 coding adds (MP3_MARGIN_DB).
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
 from radio.audio import Samples, meter
@@ -61,18 +62,38 @@ def limit_peaks(
         peak = true_peak_envelope(out, floor=aim) if true_peak else frame_peaks(out)
         if peak.size == 0 or peak.max() <= ceiling:
             return out
-        need = np.minimum(1.0, aim / np.maximum(peak, 1e-12)).astype(np.float32, copy=False)
-        # Min over +-w, then a moving average over w: every averaged value is a min
-        # over a window containing the frame, so the gain stays at or under `need`.
-        # A gain change reshapes the wave between samples a little, hence the passes.
-        gain = uniform_filter1d(minimum_filter1d(need, size=2 * w + 1), size=w)
-        out = (out * gain[:, None]).astype(np.float32, copy=False)
+        if out is samples:
+            out = samples.astype(np.float32, copy=True)
+        # A gain curve is made only around the frames over `aim`: it is 1 everywhere
+        # else, and a track-sized curve cost five track-sized arrays at the peak.
+        for start, stop in _stretches(np.flatnonzero(peak > aim), 2 * w, len(out)):
+            need = np.minimum(1.0, aim / np.maximum(peak[start:stop], 1e-12))
+            # Min over +-w, then a moving average over w: every averaged value is a min
+            # over a window containing the frame, so the gain stays at or under `need`.
+            # A gain change reshapes the wave between samples a little, hence the passes.
+            gain = uniform_filter1d(minimum_filter1d(need, size=2 * w + 1), size=w)
+            out[start:stop] *= gain.astype(np.float32)[:, None]
     if not true_peak:
         return out
     peak_now = float(true_peak_envelope(out, floor=ceiling).max())
     if peak_now > ceiling:
         out = (out * np.float32(ceiling / peak_now)).astype(np.float32)
     return out
+
+
+def _stretches(over: npt.NDArray[np.intp], margin: int, frames: int) -> list[tuple[int, int]]:
+    """The frames `over` grouped into stretches that reach `margin` frames beyond them,
+    stretches that would touch merged. Past `margin` the limiter's gain is exactly 1, so
+    each stretch's gain curve equals what one over the whole track gives there."""
+    if over.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(over) > 2 * margin)
+    firsts = np.concatenate([over[:1], over[breaks + 1]])
+    lasts = np.concatenate([over[breaks], over[-1:]])
+    return [
+        (max(0, int(first) - margin), min(frames, int(last) + margin + 1))
+        for first, last in zip(firsts, lasts, strict=True)
+    ]
 
 
 def normalize(

@@ -181,25 +181,29 @@ def true_peak_envelope(samples: Samples, floor: float | None = None) -> npt.NDAr
     if frames == 0:
         return np.zeros(0, np.float32)
     matrix, bound = _interpolator()
-    # Channel-major, so each channel's frames are contiguous for the products below
-    # (and the peak over channels is an element-wise maximum, not a slow reduction
-    # over a length-2 axis).
-    padded = np.zeros((samples.shape[1], frames + _BEFORE + _AFTER), np.float32)
-    padded[:, _BEFORE : _BEFORE + frames] = samples.T
-    padded_peak = np.abs(padded).max(axis=0)
-    envelope: npt.NDArray[np.float32] = padded_peak[_BEFORE : _BEFORE + frames].copy()
+    sample_peak = frame_peaks(samples)
+    envelope = sample_peak.copy()
+    # Block by block, each padded with the frames its interpolation reads (zeros past
+    # the ends): a padded copy of the whole track cost two track-sized arrays at the
+    # peak of preparation. Channel-major, so each channel's frames are contiguous for
+    # the products below (and the peak over channels is an element-wise maximum).
+    padded = np.zeros((samples.shape[1], PEAK_BLOCK_FRAMES + _BEFORE + _AFTER), np.float32)
     for start in range(0, frames, PEAK_BLOCK_FRAMES):
         stop = min(start + PEAK_BLOCK_FRAMES, frames)
-        # Padded frames start .. stop + 2 * HALF_FRAMES are what frames start .. stop read.
-        read = slice(start, stop + _BEFORE + _AFTER)
-        if floor is not None and float(padded_peak[read].max()) * bound < floor:
+        # Frames start - HALF_FRAMES .. stop + HALF_FRAMES are what frames start .. stop read.
+        low, high = max(0, start - _BEFORE), min(frames, stop + _AFTER)
+        if floor is not None and float(sample_peak[low:high].max()) * bound < floor:
             continue
-        for channel in padded[:, read]:
+        block = padded[:, : stop - start + _BEFORE + _AFTER]
+        block.fill(0.0)
+        offset = low - (start - _BEFORE)
+        block[:, offset : offset + high - low] = samples[low:high].T
+        peaks = envelope[start:stop]
+        for channel in block:
             over = _interpolate(matrix, channel, stop - start)
             np.abs(over, out=over)
-            block = envelope[start:stop]
-            np.maximum(block, np.maximum(over[0], over[1]), out=block)
-            np.maximum(block, np.maximum(over[2], over[3]), out=block)
+            np.maximum(peaks, np.maximum(over[0], over[1]), out=peaks)
+            np.maximum(peaks, np.maximum(over[2], over[3]), out=peaks)
     return envelope
 
 
