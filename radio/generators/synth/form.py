@@ -23,7 +23,7 @@ PARTS = {
     "A": {"drums", "bass", "chords", "lead"},
     "B": {"drums", "bass", "chords", "lead", "extra"},
     "break": {"chords", "lead", "extra", "bass"},
-    "outro": {"drums", "bass", "chords"},
+    "outro": {"drums", "bass", "chords", "lead"},
 }
 ENERGY = {"intro": 0.8, "A": 0.85, "B": 1.0, "break": 0.7, "outro": 0.8}
 

@@ -200,7 +200,7 @@ class _Composer:
                 patterns = WALTZ_COMP
             pattern = patterns[label == "B"]
             self._comp("chords", ens.chords, style, pattern, slot, voicing, energy * 0.8, last)
-            if label == "intro" and style not in ("pad", "arp"):
+            if label == "intro" and style != "pad":
                 # Sparse comping leaves holes between hits that a radio join hears as a
                 # dip (#9): the intro holds its chords under the hits, so it opens at
                 # the band's level while the hits keep the genre's rhythm. A piano or a
