@@ -21,8 +21,9 @@
 #   RUNS="tiny:3,1,2:check tiny:2" SECONDS_PER_STATION=1 scripts/gpu-bench.sh   # CPU dry run
 #
 # Environment: PYTHON (python3); OUT (bench-results); BUDGET_S (280: every stage together);
-# SECONDS_PER_STATION (30); RUNS ("small:15,1,30:check medium:15 large:15": size, batch
-# sizes, and :check for the checks); SITE (/tmp/site: where the wheels are unpacked).
+# SECONDS_PER_STATION (30); RUNS ("small:15,1,30:check medium:15 large:15": in that order,
+# size:batch sizes, then :check for the checks, :nostock to time ours alone); SITE
+# (/tmp/site: where the wheels are unpacked).
 set -uo pipefail # no -e: a failed or cut stage must not stop the next one, nor the summary
 cd "$(dirname "$0")/.."
 
@@ -118,12 +119,13 @@ stage "tests on CUDA (-m gpu)" 100 tests.txt "${pytest[@]}" -m gpu
 
 outputs=()
 for run in $RUNS; do
-    IFS=: read -r size batches check <<<"$run"
+    IFS=: read -r size batches flags <<<"$run"
     output="$OUT/generate-$size-${batches//,/-}.json"
     outputs+=("$output")
     args=(--size "$size" --batch-sizes "$batches" --seconds "$SECONDS_PER_STATION"
         --output "$output")
-    [[ $check == check ]] && args+=(--check)
+    [[ :$flags: == *:check:* ]] && args+=(--check)
+    [[ :$flags: == *:nostock:* ]] && args+=(--no-stock)
     stage "bench $size at $batches" 600 log.txt "$PYTHON" -m radio.bench.generate "${args[@]}"
 done
 
