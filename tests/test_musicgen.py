@@ -1,9 +1,12 @@
-"""MusicGen generator on CPU with a tiny random-weight checkpoint built in-process.
+"""MusicGen generator with a tiny random-weight checkpoint built in-process.
 
 What must hold whatever the weights: our decoding loop picks the same tokens as
 transformers' own generate, a seeded request gives the same audio alone or inside
 any batch, long tracks are stitched without seams, and failures leave as
 GeneratorError (halving the batch first on CUDA out-of-memory).
+
+Every test runs on the CPU, also on a machine with a GPU; the ones marked `gpu` (or
+with a `cuda` parameter) run on CUDA and are skipped without it.
 """
 
 from __future__ import annotations
@@ -27,10 +30,10 @@ from radio.generators.musicgen import (  # noqa: E402
     load_musicgen,
     resolve_dtype,
 )
+from radio.generators.musicgen.agreement import greedy_against_stock  # noqa: E402
 from radio.generators.musicgen.decode import FastDecoder, Sampling  # noqa: E402
 from radio.generators.musicgen.render import (  # noqa: E402
     Windows,
-    decode_tracks,
     encode_text,
     render_codes,
 )
@@ -39,6 +42,8 @@ from tests.musicgen_tiny import build_tiny_musicgen  # noqa: E402
 
 RATE = 32000
 HOP = 640  # samples per codec frame: 50 frames a second
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+ON_CUDA = [pytest.mark.gpu, cuda]  # the marks of a test's CUDA parameter
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -61,12 +66,31 @@ def tiny_stereo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_musicgen(tmp_path_factory.mktemp("musicgen-tiny-stereo"), stereo=True)
 
 
-@pytest.fixture(scope="module")
-def generator(tiny: Path) -> MusicgenGenerator:
+def short_windows(tiny: Path, device: str) -> MusicgenGenerator:
     """Two-second windows with half a second of overlap, so short tracks cross joins."""
     return MusicgenGenerator(
-        MusicgenSettings(model=str(tiny), top_k=50, window_seconds=2.0, overlap_seconds=0.5)
+        MusicgenSettings(
+            model=str(tiny), device=device, top_k=50, window_seconds=2.0, overlap_seconds=0.5
+        )
     )
+
+
+@pytest.fixture(scope="module")
+def generator(tiny: Path) -> MusicgenGenerator:
+    return short_windows(tiny, "cpu")
+
+
+@pytest.fixture(scope="module", params=["cpu", pytest.param("cuda", marks=ON_CUDA)])
+def cpu_or_cuda_generator(
+    request: pytest.FixtureRequest, generator: MusicgenGenerator, tiny: Path
+) -> Iterator[MusicgenGenerator]:
+    """The CPU generator, then on CUDA as the radio runs there: half precision, CUDA graphs."""
+    if request.param == "cpu":
+        yield generator
+        return
+    gpu = short_windows(tiny, "cuda")
+    yield gpu
+    gpu.close()
 
 
 def request(station: str, seed: int, seconds: float = 1.0) -> GenerationRequest:
@@ -95,50 +119,50 @@ def test_loads_a_saved_checkpoint_and_makes_native_rate_audio(
     assert (parameters["device"], parameters["dtype"]) == ("cpu", "float32")
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=ON_CUDA)])
 @pytest.mark.parametrize("stereo", [False, True], ids=["mono", "stereo"])
 @pytest.mark.parametrize("prompt_frames", [0, 9], ids=["from-scratch", "continuation"])
 def test_our_loop_picks_the_tokens_stock_generate_picks(
-    tiny: Path, tiny_stereo: Path, stereo: bool, prompt_frames: int
+    tiny: Path, tiny_stereo: Path, stereo: bool, prompt_frames: int, device: str
 ) -> None:
-    """Greedy decoding with guidance: stock generate's audio, sample for sample."""
-    loaded = load_musicgen(MusicgenSettings(model=str(tiny_stereo if stereo else tiny)))
-    model = loaded.model
-    codebooks = model.decoder.num_codebooks
-    new_frames = 40
+    """Greedy decoding with guidance: stock generate's audio, sample for sample.
+
+    On CUDA in float32 and through the CUDA graphs: in half precision the two paths
+    round differently and may part ways at a near tie.
+    """
+    loaded = load_musicgen(
+        MusicgenSettings(model=str(tiny_stereo if stereo else tiny), device=device, dtype="float32")
+    )
+    codebooks = loaded.model.decoder.num_codebooks
     tokens = loaded.tokenizer(
         ["lofi hip hop with dusty drums", "uplifting trance"], padding=True, return_tensors="pt"
-    )
+    ).to(device)
     prompt = torch.randint(
         0, 64, (2, codebooks, prompt_frames), generator=torch.Generator().manual_seed(5)
+    ).to(device)
+    agreement = greedy_against_stock(
+        loaded.model,
+        tokens["input_ids"],
+        tokens["attention_mask"],
+        new_frames=40,
+        prompt=prompt if prompt_frames else None,
+        window_frames=100,
     )
-    stock = model.generate(
-        **tokens,
-        decoder_input_ids=prompt.reshape(2 * codebooks, prompt_frames) if prompt_frames else None,
-        do_sample=False,
-        guidance_scale=3.0,
-        max_new_tokens=new_frames + (codebooks // 2 if stereo else codebooks) - 1,
-    )
-    decoder = FastDecoder(model, sampling=Sampling(guidance_scale=3.0, top_k=1), window_frames=100)
-    conditioning = encode_text(model, tokens["input_ids"], tokens["attention_mask"])
-    total = prompt_frames + new_frames
-    codes = decoder.run_window(
-        conditioning,
-        prompt if prompt_frames else None,
-        [total, total],
-        row_keys([1, 2], 0, torch.device("cpu")),
-    )
-    assert codes.shape == (2, codebooks, total)
+    total = prompt_frames + 40
+    assert agreement.codes.shape == (2, codebooks, total)
     if prompt_frames:
-        assert torch.equal(codes[:, :, :prompt_frames], prompt)
-    ours = decode_tracks(model, list(codes), 2 if stereo else 1)
-    for mine, theirs in zip(ours, stock, strict=True):
+        assert torch.equal(agreement.codes[:, :, :prompt_frames], prompt)
+    for mine, theirs in zip(agreement.ours, agreement.stock, strict=True):
         assert mine.shape == (total * HOP, 2 if stereo else 1)
-        np.testing.assert_allclose(mine, theirs.numpy().T, atol=1e-5)
+        np.testing.assert_allclose(mine, theirs, atol=1e-5)
+    assert agreement.first_differing_frame(1e-5) is None
 
 
 def test_a_seeded_request_sounds_the_same_alone_and_in_any_batch(
-    generator: MusicgenGenerator,
+    cpu_or_cuda_generator: MusicgenGenerator,
 ) -> None:
+    """On CUDA each batch size has graphs and matrix shapes of its own: the same tokens still."""
+    generator = cpu_or_cuda_generator
     alone = generator.generate([request("jazz", 42, 2.5)])[0].samples
     batch = generator.generate(
         [request("metal", 7, 1.0), request("jazz", 42, 2.5), request("folk", 8, 3.0)]
@@ -179,7 +203,7 @@ def test_guidance_is_transformers_formula() -> None:
 
 def test_long_tracks_are_windows_that_continue_the_first(tiny: Path) -> None:
     """The first window of a windowed track is exactly what one long window would start with."""
-    loaded = load_musicgen(MusicgenSettings(model=str(tiny)))
+    loaded = load_musicgen(MusicgenSettings(model=str(tiny), device="cpu"))
     decoder = FastDecoder(loaded.model, sampling=Sampling(top_k=50), window_frames=300)
     tokens = loaded.tokenizer(["smooth jazz trio"], return_tensors="pt")
     conditioning = encode_text(loaded.model, tokens["input_ids"], tokens["attention_mask"])
@@ -192,7 +216,7 @@ def test_long_tracks_are_windows_that_continue_the_first(tiny: Path) -> None:
 
 def test_bucketed_attention_of_the_cuda_graphs_changes_no_token(tiny: Path) -> None:
     """Graphs attend over a whole bucket with later positions masked: same tokens as exact spans."""
-    loaded = load_musicgen(MusicgenSettings(model=str(tiny)))
+    loaded = load_musicgen(MusicgenSettings(model=str(tiny), device="cpu"))
     tokens = loaded.tokenizer(["lofi", "uplifting trance"], padding=True, return_tensors="pt")
     conditioning = encode_text(loaded.model, tokens["input_ids"], tokens["attention_mask"])
     runs = []
@@ -239,7 +263,9 @@ def test_window_joins_have_no_clicks_or_level_jumps(generator: MusicgenGenerator
 
 def test_stereo_checkpoints_give_two_channels(tiny_stereo: Path) -> None:
     stereo = MusicgenGenerator(
-        MusicgenSettings(model=str(tiny_stereo), window_seconds=2.0, overlap_seconds=0.5)
+        MusicgenSettings(
+            model=str(tiny_stereo), device="cpu", window_seconds=2.0, overlap_seconds=0.5
+        )
     )
     audio = stereo.generate([request("chill", 5, 1.0)])[0]
     assert audio.samples.shape == (RATE, 2) and audio.channels == 2
@@ -352,9 +378,6 @@ def test_an_unknown_precision_lists_the_known_ones() -> None:
         resolve_dtype("int8", torch.device("cpu"))
 
 
-cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-
-
 @pytest.mark.gpu
 @cuda
 def test_cuda_graphs_pick_the_same_tokens_as_eager_steps(tiny: Path) -> None:
@@ -397,15 +420,27 @@ def test_bench_times_both_paths_on_the_same_inputs(tmp_path: Path) -> None:
     from radio.bench.generate import generate_command
 
     output = tmp_path / "bench.json"
-    arguments = ["--size", "tiny", "--seconds", "0.5", "--batch-sizes", "1,2", "--device", "cpu"]
-    result = CliRunner().invoke(generate_command, [*arguments, "--output", str(output)])
+    arguments = ["--size", "tiny", "--seconds", "0.5", "--batch-sizes", "2,1", "--device", "cpu"]
+    result = CliRunner().invoke(generate_command, [*arguments, "--check", "--output", str(output)])
     assert result.exit_code == 0, result.output
     report = json.loads(output.read_text())
     assert (report["size"], report["device"], report["dtype"]) == ("tiny", "cpu", "float32")
-    assert [row["batch"] for row in report["results"]] == [1, 2]
+    assert report["decoder_parameter_dtype"] == "float32"
+    assert [row["batch"] for row in report["results"]] == [2, 1]
     for row in report["results"]:
         assert row["ours"]["audio_seconds_per_second"] > 0
         assert row["stock"]["audio_seconds_per_second"] > 0
         assert row["speedup"] == pytest.approx(row["stock"]["wall_s"] / row["ours"]["wall_s"])
-    assert report["meets_targets"] is None  # judged only for musicgen-small with 15 stations
-    assert "speedup" in result.output
+        # The CPU runs eager steps and has no GPU memory to report.
+        assert row["ours"]["graph_steps"] == 0 and row["ours"]["eager_steps"] > 0
+        assert row["ours"]["peak_memory_gib"] is None
+    cold = report["cold_start"]
+    assert cold["batch"] == 2 and 0 < cold["build_s"] < cold["first_audio_s"]
+    greedy, seeded = (
+        report["check"]["greedy_against_stock"],
+        report["check"]["seed_alone_and_in_batch"],
+    )
+    assert greedy["same_audio"] and greedy["frames"] == 25 and greedy["dtype"] == "float32"
+    assert seeded["same_audio"] and seeded["batch"] == 3
+    assert report["meets_targets"] is None  # no target for the tiny size
+    assert "speedup" in result.output and "same audio" in result.output

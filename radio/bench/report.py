@@ -61,11 +61,19 @@ def machine() -> dict[str, Any]:
     }
 
 
-def save(result: dict[str, Any], output: Path, summary: Iterable[str] | None = None) -> None:
-    """Write the JSON; print the summary lines, or the JSON itself when there are none."""
+def write_json(result: dict[str, Any], output: Path) -> str:
+    """Write the JSON (whole, so a reader never sees half a file) and return its text."""
     output.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(result, indent=2)
-    output.write_text(text + "\n")
+    partial = output.with_name(output.name + ".part")
+    partial.write_text(text + "\n")
+    partial.replace(output)
+    return text
+
+
+def save(result: dict[str, Any], output: Path, summary: Iterable[str] | None = None) -> None:
+    """Write the JSON; print the summary lines, or the JSON itself when there are none."""
+    text = write_json(result, output)
     for line in text.splitlines() if summary is None else summary:
         click.echo(line)
     click.echo(f"saved {output}", err=True)

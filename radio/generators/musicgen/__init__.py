@@ -3,7 +3,8 @@
 Importing this package imports torch, so only select.py and the benchmark import
 it, and only once MusicGen is wanted. `generator` loads the checkpoint and serves
 batches; `render` cuts long tracks into windows, `decode` runs one window of the
-decoder, `sampling` picks the tokens and `graphs` captures the CUDA steps.
+decoder, `sampling` picks the tokens and `graphs` captures the CUDA steps;
+`agreement` runs our loop beside stock generate (the tests, `bench generate --check`).
 README.md names the transformers internals they read and the versions tested.
 """
 

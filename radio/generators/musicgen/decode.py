@@ -53,6 +53,14 @@ class Conditioning:
 
 
 @dataclass
+class StepCounts:
+    """Decoding steps run so far, by how: the benchmark reports them to show graphs did the work."""
+
+    graphed: int = 0
+    eager: int = 0
+
+
+@dataclass
 class _Layer:
     norm_self: nn.LayerNorm
     qkv: torch.Tensor
@@ -135,6 +143,7 @@ class FastDecoder:
         # shapes so both pick the same kernels. The CPU attends to exactly what it needs.
         self.bucketed = self.device.type == "cuda"
         self.codebook_index = torch.arange(self.codebooks, device=self.device)
+        self.steps = StepCounts()
         self._sessions: OrderedDict[tuple[int, int], _Session] = OrderedDict()
 
     @staticmethod
@@ -184,8 +193,10 @@ class FastDecoder:
                 attend = bucket_for(attend, self.cache_length)
             if session.graphs is not None:
                 session.graphs.replay(attend)
+                self.steps.graphed += 1
             else:
                 self._step(session, attend)
+                self.steps.eager += 1
         index = torch.tensor(self.delays, device=self.device)[:, None] + 1
         index = index + torch.arange(longest, device=self.device)[None, :]
         return session.sequence.gather(2, index.expand(batch, -1, -1))

@@ -142,14 +142,21 @@ def load_musicgen(settings: MusicgenSettings) -> LoadedMusicgen:
         raise GeneratorUnavailable(missing_weights_message(settings.model)) from exc
     model.eval()
     model.to(device)
-    # The language model is where the time goes; the codec stays float32 because a
-    # bfloat16 waveform would carry audible quantisation noise (8-bit mantissa).
-    for part in ("text_encoder", "enc_to_dec_proj", "decoder"):
-        if hasattr(model, part):
-            getattr(model, part).to(dtype)
+    cast_for_decoding(model, dtype)
     tokenizer = getattr(processor, "tokenizer", processor)
     revision = getattr(config, "_commit_hash", None)
     return LoadedMusicgen(model, tokenizer, device, dtype, revision)
+
+
+def cast_for_decoding(model: Any, dtype: torch.dtype) -> None:
+    """Text encoder, projection and decoder to `dtype`; the codec stays float32.
+
+    The language model is where the time goes; the codec stays float32 because a
+    bfloat16 waveform would carry audible quantisation noise (8-bit mantissa).
+    """
+    for part in ("text_encoder", "enc_to_dec_proj", "decoder"):
+        if hasattr(model, part):
+            getattr(model, part).to(dtype)
 
 
 def load_transformers() -> Any:
@@ -189,6 +196,7 @@ class MusicgenGenerator:
             window_frames=self._windows.window,
             cuda_graphs=self.settings.cuda_graphs,
         )
+        self.steps = self._decoder.steps
         self.parameters: Mapping[str, object] = {
             "model": self.settings.model,
             "revision": self._loaded.revision,
