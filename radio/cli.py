@@ -19,6 +19,7 @@ from radio.bench.hls import hls_command
 from radio.bench.joins import joins_command
 from radio.bench.listeners import listeners_command
 from radio.bench.relay import relay_command
+from radio.bench.soak import soak_command
 from radio.bench.spectrograms import spectrograms_command
 from radio.bench.synth import synth_command
 from radio.bench.variety import variety_command
@@ -333,4 +334,5 @@ bench.add_command(generate_command)
 bench.add_command(variety_command)
 bench.add_command(hls_command)
 bench.add_command(joins_command)
+bench.add_command(soak_command)
 bench.add_command(spectrograms_command)

@@ -7,8 +7,6 @@ with `Icy-MetaData: 1`, and decodes each recording with ffmpeg, as a player woul
 
 from __future__ import annotations
 
-import contextlib
-import json
 import subprocess
 import threading
 import time
@@ -16,7 +14,6 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
 import numpy as np
 import tomlkit
 
@@ -55,19 +52,6 @@ def short_lineup(
     path.write_text(tomlkit.dumps(document))
     bitrate = int(defaults.get("bitrate", 128))
     return path, {str(t["id"]): int(t.get("bitrate", bitrate)) for t in kept}
-
-
-def wait_on_air(port: int, timeout: float = 900.0) -> None:
-    """Until every station has a track on air. Generation goes on while we record, as
-    it does on a real radio; on a shared, busy machine a full backlog may never come."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        url = f"http://127.0.0.1:{port}/api/stations"
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=5) as response:
-            if all(s["now_playing"] for s in json.load(response)["stations"]):
-                return
-        time.sleep(1.0)
-    raise click.ClickException("the stations did not go on air in time")
 
 
 def split_icy(stream: bytes, metaint: int) -> tuple[bytes, list[tuple[int, str]]]:

@@ -30,6 +30,7 @@ class Delivery:
     window_bytes: int
     longest_gap: float  # seconds between reads that brought bytes, within the window
     closed: bool
+    gap_ended: float = 0.0  # seconds into the window when the longest gap ended
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ def _listen(
     head: dict[int, bytearray] = {fd: bytearray() for fd in socks}
     got = dict.fromkeys(socks, 0)
     gap = dict.fromkeys(socks, 0.0)
+    gap_ended = dict.fromkeys(socks, 0.0)
     last: dict[int, float] = {}
     closed: set[int] = set()
     for fd in socks:
@@ -109,16 +111,17 @@ def _listen(
                 size = len(head.pop(fd)) - end - 4
             if window[1] and window[0] <= now:
                 got[fd] += size
-                gap[fd] = max(gap[fd], now - last.get(fd, window[0]))
+                if now - last.get(fd, window[0]) > gap[fd]:
+                    gap[fd], gap_ended[fd] = now - last.get(fd, window[0]), now - window[0]
                 last[fd] = now
         if not announced and (not head or now > heads_by):
             ready.put(len(socks) - len(head) - len(closed))
             announced = True
         time.sleep(POLL_SECONDS)
     for fd in socks:
-        if fd not in closed:
-            gap[fd] = max(gap[fd], window[1] - last.get(fd, window[0]))
-    deliveries = [Delivery(got[fd], gap[fd], fd in closed) for fd in socks]
+        if fd not in closed and window[1] - last.get(fd, window[0]) > gap[fd]:
+            gap[fd], gap_ended[fd] = window[1] - last.get(fd, window[0]), window[1] - window[0]
+    deliveries = [Delivery(got[fd], gap[fd], fd in closed, gap_ended[fd]) for fd in socks]
     deliveries += [Delivery(0, window[1] - window[0], True)] * (count - len(socks))
     out.put(deliveries)
     for sock in socks.values():

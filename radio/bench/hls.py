@@ -23,8 +23,8 @@ from typing import Any
 import click
 from aiohttp import ClientSession
 
-from radio.bench.listeners import _bench_lineup, _free_port, _running_radio
 from radio.bench.report import machine, output_option, save, stations_option
+from radio.bench.serving import bench_lineup, free_port, running_radio
 from radio.lineup.stations import load_stations
 
 
@@ -86,9 +86,9 @@ def hls_command(seconds: float, stations_path: Path, backlog_minutes: float, out
     lineup = load_stations(stations_path)
     station = lineup.enabled[0]
     with tempfile.TemporaryDirectory() as folder:
-        port = _free_port()
-        lineup_path = _bench_lineup(stations_path, Path(folder), backlog_minutes)
-        with _running_radio(lineup_path, Path(folder), port):
+        port = free_port()
+        lineup_path = bench_lineup(stations_path, Path(folder), backlog_minutes)
+        with running_radio(lineup_path, Path(folder), port):
             base = f"http://127.0.0.1:{port}"
             time.sleep(3 * 2.7)  # a few segments in the window, so the player starts as one does
 

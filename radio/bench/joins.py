@@ -33,9 +33,9 @@ from scipy.signal import correlate
 
 from radio.audio import PLAYOUT_RATE
 from radio.audio.meter import HOP_SECONDS, MOMENTARY_SECONDS, momentary_loudness, true_peak_dbtp
-from radio.bench.capture import Recording, record_all, short_lineup, wait_on_air
-from radio.bench.listeners import _free_port, _running_radio
+from radio.bench.capture import Recording, record_all, short_lineup
 from radio.bench.report import machine, output_option, save, stations_option
+from radio.bench.serving import free_port, running_radio, wait_on_air
 from radio.lineup.stations import load_stations
 
 EDGE = 3.0  # seconds of a join's window either side of the crossfade
@@ -202,8 +202,8 @@ def joins_command(
             stations_path, Path(folder), count, track_seconds, crossfade_seconds
         )
         stations = {s.id: s for s in load_stations(lineup).stations}
-        port = _free_port()
-        with _running_radio(lineup, Path(folder), port, wait_on_air):
+        port = free_port()
+        with running_radio(lineup, Path(folder), port, wait_on_air):
             recordings = record_all(port, bitrates, minutes * 60)
         results = [
             analyse(

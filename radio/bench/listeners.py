@@ -18,85 +18,36 @@ import contextlib
 import json
 import os
 import resource
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import click
-import tomlkit
-from prometheus_client.parser import text_string_to_metric_families
 
 from radio.bench import encoders
 from radio.bench.clients import Delivery, first_audio, listen
 from radio.bench.icecast import MOUNT, running_icecast
 from radio.bench.report import machine, output_option, save, stations_option
+from radio.bench.serving import (
+    bench_lineup,
+    cpu_percent,
+    cpu_seconds,
+    free_port,
+    generation_cpu,
+    no_generation,
+    rss_mb,
+    running_radio,
+    split,
+)
 from radio.lineup.stations import StationsConfig, load_stations
 
 KEPT_UP_RATE = 0.95  # of the bitrate, over the window
 KEPT_UP_GAP = 1.0  # seconds: a longer gap would empty a small player buffer
 WARMUP_SECONDS = 3.0  # after the last connect: bursts sent, reads settled
 PROBES = 5  # fresh listeners timed to their first byte at each N
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
-
-
-def _no_generation() -> float:  # a peer such as Icecast generates nothing
-    return 0.0
-
-
-def _cpu_percent(
-    pid: int, seconds: float, generation: Callable[[], float] = _no_generation
-) -> dict[str, float]:
-    """The process's CPU over `seconds`, whole and without its generation."""
-    before, made = _cpu_seconds(pid), generation()
-    time.sleep(seconds)
-    return _split(_cpu_seconds(pid) - before, generation() - made, seconds)
-
-
-def _split(cpu: float, generation: float, seconds: float) -> dict[str, float]:
-    return {
-        "cpu_percent": round(cpu / seconds * 100, 1),
-        "generation_cpu_percent": round(generation / seconds * 100, 1),
-        "delivery_cpu_percent": round((cpu - generation) / seconds * 100, 1),
-    }
-
-
-def _generation_cpu(port: int) -> float:
-    """Our server's CPU seconds spent generating and preparing, from its /metrics.
-
-    The synth makes 15 real-time stations' audio on this CPU without a pause (a full
-    backlog only moves it ahead), so delivery is measured as the rest."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-        text = response.read().decode()
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        if family.name == "radio_generation_cpu_seconds"
-        for sample in family.samples
-    )
 
 
 def _encoder_floor(lineup: StationsConfig) -> dict[str, float]:
@@ -109,49 +60,7 @@ def _encoder_floor(lineup: StationsConfig) -> dict[str, float]:
     }
 
 
-def _wait_ready(port: int, timeout: float = 900.0) -> None:
-    """Until every station is on air with its backlog at target: generation at rest."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        url = f"http://127.0.0.1:{port}/api/stations"
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=5) as response:
-            stations = json.load(response)["stations"]
-            if all(
-                s["now_playing"] and s["backlog_seconds"] >= s["backlog_target_seconds"]
-                for s in stations
-            ):
-                return
-        time.sleep(1.0)
-    raise click.ClickException("our backlogs did not reach their target in time")
-
-
-def _bench_lineup(source: Path, folder: Path, backlog_minutes: float) -> Path:
-    document = tomlkit.parse(source.read_text())
-    document["defaults"]["backlog_minutes"] = backlog_minutes
-    for table in document["stations"]:
-        table.pop("backlog_minutes", None)
-    path = folder / "stations.toml"
-    path.write_text(tomlkit.dumps(document))
-    return path
-
-
-@contextlib.contextmanager
-def _running_radio(
-    stations: Path, folder: Path, port: int, ready: Callable[[int], None] | None = None
-) -> Iterator[int]:
-    """Our server on `port`, once `ready` (by default: every backlog at target) returns."""
-    command = [sys.executable, "-m", "radio", "serve", "--port", str(port)]
-    command += ["--stations", str(stations), "--cache", str(folder), "--generator", "synth"]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        (ready or _wait_ready)(port)
-        yield server.pid
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
-def _measure(
+def measure(
     pid: int,
     port: int,
     path: str,
@@ -159,17 +68,17 @@ def _measure(
     seconds: float,
     processes: int,
     bitrate: int,
-    generation: Callable[[], float] = _no_generation,
+    generation: Callable[[], float] = no_generation,
 ) -> dict[str, Any]:
     """Attach `count` listeners, then read CPU, RSS, delivery and first audio in a window."""
     crowd = listen(port, path, count, processes)
     start, connected = crowd.start(WARMUP_SECONDS, seconds)
     time.sleep(max(0.0, start - time.monotonic()))
-    cpu_before, made = _cpu_seconds(pid), generation()
+    cpu_before, made = cpu_seconds(pid), generation()
     probes = [first_audio(port, path) for _ in range(PROBES)]
     time.sleep(max(0.0, start + seconds - time.monotonic()))
-    cpu = _split(_cpu_seconds(pid) - cpu_before, generation() - made, seconds)
-    rss = _rss_mb(pid)
+    cpu = split(cpu_seconds(pid) - cpu_before, generation() - made, seconds)
+    rss = rss_mb(pid)
     deliveries = crowd.collect()
     time.sleep(2.0)  # let the server see every listener go before the next step
     return {
@@ -260,25 +169,25 @@ def listeners_command(
         # them from its catalog at start, so only what played since is generated.
         folder = cache or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
-        ours_port, ice_port = _free_port(), _free_port()
-        lineup_path = _bench_lineup(stations_path, folder, backlog_minutes)
-        ours = stack.enter_context(_running_radio(lineup_path, folder, ours_port))
-        ours_generation = partial(_generation_cpu, ours_port)
+        ours_port, ice_port = free_port(), free_port()
+        lineup_path = bench_lineup(stations_path, folder, backlog_minutes)
+        ours = stack.enter_context(running_radio(lineup_path, folder, ours_port))
+        ours_generation = partial(generation_cpu, ours_port)
         mount = f"/stream/{first.id}.mp3"
         servers: dict[str, Callable[[int], dict[str, Any]]] = {
-            "ours": lambda n: _measure(
+            "ours": lambda n: measure(
                 ours, ours_port, mount, n, seconds, processes, first.bitrate, ours_generation
             )
         }
-        idle = {"ours": _cpu_percent(ours, seconds, ours_generation)}
-        rss_idle = {"ours": _rss_mb(ours)}
+        idle = {"ours": cpu_percent(ours, seconds, ours_generation)}
+        rss_idle = {"ours": rss_mb(ours)}
         if against_icecast:
             ice = stack.enter_context(running_icecast(ice_port, first.bitrate, max(sizes) + 100))
-            servers["icecast"] = lambda n: _measure(
+            servers["icecast"] = lambda n: measure(
                 ice, ice_port, MOUNT, n, seconds, processes, first.bitrate
             )
-            idle["icecast"] = _cpu_percent(ice, seconds)
-            rss_idle["icecast"] = _rss_mb(ice)
+            idle["icecast"] = cpu_percent(ice, seconds)
+            rss_idle["icecast"] = rss_mb(ice)
         runs: list[dict[str, Any]] = []
         for n in sizes:
             runs.append({"listeners": n})
@@ -294,7 +203,7 @@ def listeners_command(
         "encoder_floor_percent": floor,  # every encoder of every station
         "encoder_floor_by_format": floors,
         "idle_percent": idle,
-        # Without the generation, which no peer does (see _generation_cpu).
+        # Without the generation, which no peer does (see generation_cpu).
         "idle_vs_encoder_floor": _ratio(idle["ours"]["delivery_cpu_percent"], floor),
         "idle_vs_mp3_encoder_floor": _ratio(idle["ours"]["delivery_cpu_percent"], floors["mp3"]),
         "idle_rss_mb": rss_idle,

@@ -24,16 +24,16 @@ import click
 import tomlkit
 
 from radio.bench.icecast import PASSWORD, IcecastServer
-from radio.bench.listeners import (
-    _bench_lineup,
-    _cpu_percent,
-    _free_port,
-    _generation_cpu,
-    _measure,
-    _rss_mb,
-    _running_radio,
-)
+from radio.bench.listeners import measure
 from radio.bench.report import machine, output_option, save, stations_option
+from radio.bench.serving import (
+    bench_lineup,
+    cpu_percent,
+    free_port,
+    generation_cpu,
+    rss_mb,
+    running_radio,
+)
 from radio.lineup.stations import load_stations
 
 PASSWORD_ENV = "RADIO_BENCH_ICECAST_PASSWORD"
@@ -94,31 +94,31 @@ def relay_command(
     with tempfile.TemporaryDirectory() as name, contextlib.ExitStack() as stack:
         folder = Path(name)
         folder.chmod(0o755)  # Icecast runs as nobody and writes its logs under here
-        ice_port, ours_port = _free_port(), _free_port()
+        ice_port, ours_port = free_port(), free_port()
         icecast = IcecastServer(
             folder / "icecast", ice_port, clients=count + 100, sources=len(lineup.enabled) + 2
         )
         icecast.start()
         stack.callback(icecast.stop)
-        lineup_path = _bench_lineup(stations_path, folder, backlog_minutes)
+        lineup_path = bench_lineup(stations_path, folder, backlog_minutes)
         _with_icecast(lineup_path, ice_port, track_seconds)
-        ours = stack.enter_context(_running_radio(lineup_path, folder, ours_port))
+        ours = stack.enter_context(running_radio(lineup_path, folder, ours_port))
         _mounts_up(ice_port, len(lineup.enabled))
         click.echo("origin with its Icecast sources, no listeners", err=True)
-        generation = partial(_generation_cpu, ours_port)  # the synth never rests
-        sources_only = _cpu_percent(ours, seconds, generation)
-        rss = _rss_mb(ours)
+        generation = partial(generation_cpu, ours_port)  # the synth never rests
+        sources_only = cpu_percent(ours, seconds, generation)
+        rss = rss_mb(ours)
         click.echo(f"{count} listeners on our own mount", err=True)
         ours_path = f"/stream/{first.id}.mp3"
-        direct = _measure(
+        direct = measure(
             ours, ours_port, ours_path, count, seconds, processes, first.bitrate, generation
         )
         click.echo(f"{count} listeners on Icecast's copy", err=True)
         ice_path = f"/{first.id}.mp3"
-        relayed = _measure(
+        relayed = measure(
             ours, ice_port, ice_path, count, seconds, processes, first.bitrate, generation
         )
-        relayed["icecast_cpu_percent_after"] = _cpu_percent(icecast.pid, 2.0)
+        relayed["icecast_cpu_percent_after"] = cpu_percent(icecast.pid, 2.0)
     result: dict[str, Any] = {
         "benchmark": "relay",
         "stations": len(lineup.enabled),

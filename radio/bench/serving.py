@@ -1,0 +1,136 @@
+"""Our server as a bench's subject: a lineup rewritten for the bench, the server started
+as its own process (the synth generator) and waited for, and what /proc and /metrics
+say about its CPU and memory. Shared by every bench that runs the whole radio."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import click
+import tomlkit
+from prometheus_client.parser import text_string_to_metric_families
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def no_generation() -> float:  # a peer such as Icecast generates nothing
+    return 0.0
+
+
+def cpu_percent(
+    pid: int, seconds: float, generation: Callable[[], float] = no_generation
+) -> dict[str, float]:
+    """The process's CPU over `seconds`, whole and without its generation."""
+    before, made = cpu_seconds(pid), generation()
+    time.sleep(seconds)
+    return split(cpu_seconds(pid) - before, generation() - made, seconds)
+
+
+def split(cpu: float, generation: float, seconds: float) -> dict[str, float]:
+    return {
+        "cpu_percent": round(cpu / seconds * 100, 1),
+        "generation_cpu_percent": round(generation / seconds * 100, 1),
+        "delivery_cpu_percent": round((cpu - generation) / seconds * 100, 1),
+    }
+
+
+def generation_cpu(port: int) -> float:
+    """Our server's CPU seconds spent generating and preparing, from its /metrics.
+
+    The synth makes 15 real-time stations' audio on this CPU without a pause (a full
+    backlog only moves it ahead), so delivery is measured as the rest."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "radio_generation_cpu_seconds"
+        for sample in family.samples
+    )
+
+
+def wait_ready(port: int, timeout: float = 900.0) -> None:
+    """Until every station is on air with its backlog at target: generation at rest."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        url = f"http://127.0.0.1:{port}/api/stations"
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=5) as response:
+            stations = json.load(response)["stations"]
+            if all(
+                s["now_playing"] and s["backlog_seconds"] >= s["backlog_target_seconds"]
+                for s in stations
+            ):
+                return
+        time.sleep(1.0)
+    raise click.ClickException("our backlogs did not reach their target in time")
+
+
+def bench_lineup(source: Path, folder: Path, backlog_minutes: float) -> Path:
+    document = tomlkit.parse(source.read_text())
+    document["defaults"]["backlog_minutes"] = backlog_minutes
+    for table in document["stations"]:
+        table.pop("backlog_minutes", None)
+    path = folder / "stations.toml"
+    path.write_text(tomlkit.dumps(document))
+    return path
+
+
+@contextlib.contextmanager
+def running_radio(
+    stations: Path,
+    folder: Path,
+    port: int,
+    ready: Callable[[int], None] | None = None,
+    log: Path | None = None,
+) -> Iterator[int]:
+    """Our server on `port`, once `ready` (by default: every backlog at target) returns;
+    its log in `log` if given."""
+    command = [sys.executable, "-m", "radio", "serve", "--port", str(port)]
+    command += ["--stations", str(stations), "--cache", str(folder), "--generator", "synth"]
+    with contextlib.ExitStack() as stack:
+        sink = stack.enter_context(log.open("wb")) if log else subprocess.DEVNULL
+        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=sink)
+        try:
+            (ready or wait_ready)(port)
+            yield server.pid
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def wait_on_air(port: int, timeout: float = 900.0) -> None:
+    """Until every station has a track on air. Generation goes on while we record, as
+    it does on a real radio; on a shared, busy machine a full backlog may never come."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        url = f"http://127.0.0.1:{port}/api/stations"
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=5) as response:
+            if all(s["now_playing"] for s in json.load(response)["stations"]):
+                return
+        time.sleep(1.0)
+    raise click.ClickException("the stations did not go on air in time")
