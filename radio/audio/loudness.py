@@ -26,8 +26,10 @@ HEARD_PEAK_DBTP = -1.0  # the most any track may reach as heard, after MP3 decod
 # ffmpeg: the sine synth's tracks peaked at most 0.13 dB over their FLAC's true
 # peak, but through FluidSynth's bright leads and hats electro and lo-fi overshot
 # by up to 1.48 dB (30 tracks of every genre: median -0.13 dB), and the stream
-# peaked at +0.5 dBTP. 2 dB leaves half a dB over the worst seen.
-MP3_MARGIN_DB = 2.0
+# peaked at +0.5 dBTP. With outros carrying their lead, a 15-station stream then
+# showed electro overshooting by 2.2 dB (2 of 111 tracks over -1 dBTP with a 2 dB
+# margin). 3 dB leaves 0.8 dB over the worst seen.
+MP3_MARGIN_DB = 3.0
 PEAK_DBTP = HEARD_PEAK_DBTP - MP3_MARGIN_DB
 LIMIT_PASSES = 4  # each pass takes most of what is left; the last is a plain gain
 AIM_UNDER = 10.0 ** (-0.1 / 20.0)  # the true-peak limiter aims 0.1 dB under its ceiling
