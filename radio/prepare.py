@@ -2,7 +2,7 @@
 
 The stages, in order: playout format (44.1 kHz stereo) -> trim silent edges ->
 edges lifted to the body's level, a click guard (no fades: the crossfade is the
-only fade at a join) -> loudness to -14 LUFS with true peaks <= -3 dBTP (-1 as
+only fade at a join) -> loudness to -14 LUFS with true peaks <= -4 dBTP (-1 as
 heard after MP3 coding) -> FLAC written under
 a temporary name then renamed -> catalog row (unique audio hash) -> Track.
 The scheduler and `radio generate` both call `prepare_or_skip`, so both follow
