@@ -23,12 +23,12 @@ import click
 from prometheus_client.parser import text_string_to_metric_families
 
 from radio.bench.clients import Crowd, listen
+from radio.bench.listeners import KEPT_UP_GAP
 from radio.bench.report import machine, output_option, save, stations_option
 from radio.bench.serving import bench_lineup, free_port, rss_mb, running_radio, wait_on_air
 from radio.lineup.stations import load_stations
 
 WARMUP_SECONDS = 5.0  # after the last connect: bursts drained, reads settled
-AUDIBLE_GAP = 0.5  # seconds without audio that a listener with a small buffer may hear
 STATION_METRICS = {
     "radio_playout_worst_lateness_seconds": "worst_lateness_s",
     "radio_dead_air_seconds": "dead_air_s",
@@ -88,7 +88,7 @@ def run_soak(
                 ),
                 "longest_gap_s": round(worst.longest_gap, 2),
                 "longest_gap_ended_at_s": round(worst.gap_ended, 1),
-                "listeners_with_gap_over_audible": sum(d.longest_gap > AUDIBLE_GAP for d in got),
+                "listeners_with_gap_over_1_s": sum(d.longest_gap > KEPT_UP_GAP for d in got),
                 "dropped": sum(d.closed for d in got),
                 **server.get(station.id, {}),
             }
@@ -100,7 +100,7 @@ def run_soak(
         "listeners_per_mount": listeners,
         "backlog_minutes": backlog_minutes,
         "longest_gap_s": max(s["longest_gap_s"] for s in per_station),
-        "gaps_over_audible": sum(s["listeners_with_gap_over_audible"] for s in per_station),
+        "gaps_over_1_s": sum(s["listeners_with_gap_over_1_s"] for s in per_station),
         "dead_air_s": sum(s.get("dead_air_s", 0.0) for s in per_station),
         "worst_lateness_s": max(s.get("worst_lateness_s", 0.0) for s in per_station),
         "dropped": sum(s["dropped"] for s in per_station),
@@ -116,7 +116,7 @@ def table(report: dict[str, Any]) -> list[str]:
     lines = [
         f"soak: {report['stations']} stations x {report['listeners_per_mount']} listeners, "
         f"{report['minutes']:g} min; longest gap {report['longest_gap_s']} s, "
-        f"{report['gaps_over_audible']} listeners with a gap over {AUDIBLE_GAP} s, "
+        f"{report['gaps_over_1_s']} listeners with a gap over {KEPT_UP_GAP:g} s, "
         f"worst lateness {report['worst_lateness_s']} s, dead air {report['dead_air_s']} s, "
         f"dropped {report['dropped']}, RSS {report['rss_mb']} MB",
         f"{'station':<16} {'rate':>6} {'gap s':>6} {'at s':>7} {'late s':>7} {'replays':>7}",
