@@ -287,8 +287,8 @@ PALETTES: dict[str, Palette] = {
               "openhat": "......x.......x."}),
         ),
         hold="organ",
-        intro_drums=("hat",), swing=0.56, melody="pentatonic", density=0.35, reverb=(2.0, 0.3),
-        humanize=0.006, echo=0.4, levels={"drums": 1.6},
+        intro_drums=("hat", "rim", "kick"), swing=0.56, melody="pentatonic", density=0.35,
+        reverb=(2.0, 0.3), humanize=0.006, echo=0.4, levels={"drums": 1.6},
     ),
     "world": Palette(
         "world", (84, 132), ("dorian", "phrygian", "minor", "mixolydian"),

@@ -28,7 +28,7 @@ from radio.generators.synth.theory import Chord, nearest_pitch, scale_pitches, v
 
 VELOCITY = {"X": 1.0, "x": 0.8, "o": 0.4}
 BEAT_KEEPING_HITS = 4  # an intro's drums mark at least this many beats a bar
-HOLD_LEVEL = 0.8  # the held chords under an intro's comping, against the comping's 0.8
+HOLD_LEVEL = 1.0  # the held chords under an intro's comping, against the comping's 0.8
 # Three-four time sets the genre's four-four patterns aside and waltzes instead.
 WALTZ_GROOVE = {"kick": "x...........", "snare": "....o...o...", "hat": "x.x.x.x.x.x."}
 WALTZ_BASS = ("R-------5---", "R---5---8---")
