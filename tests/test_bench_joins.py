@@ -8,8 +8,10 @@ import pytest
 from radio.audio import PLAYOUT_RATE
 from radio.audio.meter import momentary_loudness
 from radio.bench.capture import split_icy
-from radio.bench.joins import find_start, through
+from radio.bench.joins import find_start, offline, through
 from radio.icy import IcyInterleaver
+from radio.lineup.stations import parse_stations
+from tests.support import short_lineup
 
 RATE = PLAYOUT_RATE
 
@@ -48,3 +50,15 @@ def test_titles_are_split_out_with_their_audio_offsets() -> None:
     stream = IcyInterleaver(title_at, metaint=1000).feed(audio, 0)
     parsed, titles = split_icy(stream, 1000)
     assert parsed == audio and titles == [(1000, "one"), (6000, "two")]
+
+
+def test_offline_joins_are_the_same_joins_on_every_run() -> None:
+    """`radio bench joins --offline` compares two versions of the code join for join: the
+    same seeds, prepared and crossfaded as playout does, give the same figures."""
+    lineup = parse_stations(short_lineup(track_seconds=20, crossfade_seconds=1.0))
+    first = offline(lineup.enabled, tracks=2, track_seconds=20.0, crossfade=None)
+    assert [s["station"] for s in first["per_station"]] == ["jazz", "metal"]
+    assert first["joins"] == 2 and all(len(s["dips_lu"]) == 1 for s in first["per_station"])
+    assert all(-60 < d < 0 for s in first["per_station"] for d in s["dips_lu"])
+    again = offline(lineup.enabled[:1], tracks=2, track_seconds=20.0, crossfade=None)
+    assert again["per_station"][0] == first["per_station"][0]

@@ -18,9 +18,11 @@ per stretch between two starts, on the decoded stream (4x oversampled).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import sqlite3
 import statistics
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,13 +34,18 @@ import soundfile
 from scipy.signal import correlate
 
 from radio.audio import PLAYOUT_RATE
+from radio.audio.crossfade import blend
 from radio.audio.meter import HOP_SECONDS, MOMENTARY_SECONDS, momentary_loudness, true_peak_dbtp
 from radio.bench.capture import Recording, record_all, short_lineup
 from radio.bench.report import machine, output_option, save, stations_option
 from radio.bench.serving import free_port, running_radio, wait_on_air
-from radio.lineup.stations import load_stations
+from radio.generators.synth import SynthGenerator
+from radio.lineup.stations import Station, load_stations
+from radio.prepare import prepare_audio
+from radio.scheduler import pending
 
 EDGE = 3.0  # seconds of a join's window either side of the crossfade
+OFFLINE_SEED = 500  # the first seed of --offline's tracks
 REFERENCE = 10.0  # seconds of music either side of the window it is held against
 PROBE = (0.25, 2.25)  # seconds after the crossfade ends: the FLAC stretch matched
 MATCHED = 0.5  # a start is kept when the normalised correlation reaches this
@@ -181,12 +188,74 @@ def summary(stations: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def offline(
+    stations: Sequence[Station], tracks: int, track_seconds: float, crossfade: float | None
+) -> dict[str, Any]:
+    """Each station's first `tracks` seeds generated, prepared and crossfaded as playout
+    does, without a server or an encoder: the same joins on every run, so two versions
+    of the code compare join for join (the stream's runs draw fresh seeds)."""
+    synth = SynthGenerator()
+    per_station: list[dict[str, Any]] = []
+    for station in stations:
+        fade = station.crossfade_seconds if crossfade is None else crossfade
+        ends = [
+            prepare_audio(synth.generate([pending(station, seed, track_seconds).request])[0])
+            for seed in range(OFFLINE_SEED, OFFLINE_SEED + tracks)
+        ]
+        pcm = [end.pcm.astype(np.float32) / np.float32(32767) for end in ends]
+        n = int(fade * PLAYOUT_RATE)
+        dips: list[float] = []
+        for a, b in itertools.pairwise(pcm):
+            heard = np.concatenate(
+                [a[: len(a) - n], blend(a[len(a) - n :], b[:n], PLAYOUT_RATE), b[n:]]
+            )
+            at = (len(a) - n) / PLAYOUT_RATE
+            stats = through(momentary_loudness(heard, PLAYOUT_RATE), at - EDGE, at + fade + EDGE)
+            if stats is not None:
+                dips.append(stats["dip_lu"])
+        per_station.append(
+            {
+                "station": station.id,
+                "dips_lu": dips,
+                "dip_median_lu": round(statistics.median(dips), 2) if dips else None,
+                "below_6": sum(d < -6 for d in dips),
+            }
+        )
+    every = [d for s in per_station for d in s["dips_lu"]]
+    return {
+        "joins": len(every),
+        "below_6": sum(d < -6 for d in every),
+        "dip_median_lu": round(statistics.median(every), 2) if every else None,
+        "dip_worst_lu": min(every, default=None),
+        "per_station": per_station,
+    }
+
+
+def offline_table(report: dict[str, Any]) -> list[str]:
+    lines = [
+        f"{s['station']}: median {s['dip_median_lu']} LU, below -6: {s['below_6']}"
+        for s in report["per_station"]
+    ]
+    lines.append(
+        f"all: {report['below_6']} of {report['joins']} joins below -6 LU, median "
+        f"{report['dip_median_lu']}, worst {report['dip_worst_lu']}"
+    )
+    return lines
+
+
 @click.command("joins")
 @stations_option()
 @click.option("--count", type=click.IntRange(1, 100), default=3, show_default=True)
 @click.option("--minutes", type=click.FloatRange(0.5, 120), default=3.0, show_default=True)
 @click.option("--track-seconds", type=click.FloatRange(20, 600), default=30.0, show_default=True)
 @click.option("--crossfade-seconds", type=click.FloatRange(0, 12), default=None, help="Override.")
+@click.option(
+    "--offline",
+    "offline_tracks",
+    type=click.IntRange(2, 100),
+    default=None,
+    help="Instead of a server: this many tracks per station, the same seeds every run.",
+)
 @output_option("joins")
 def joins_command(
     stations_path: Path,
@@ -194,9 +263,19 @@ def joins_command(
     minutes: float,
     track_seconds: float,
     crossfade_seconds: float | None,
+    offline_tracks: int | None,
     output: Path,
 ) -> None:
     """Loudness through joins, true peak as heard and ICY title timing, on the synth."""
+    if offline_tracks is not None:
+        first = load_stations(stations_path).enabled[:count]
+        report = offline(first, offline_tracks, track_seconds, crossfade_seconds)
+        save(
+            {"bench": "joins", "offline": True, "machine": machine(), **report},
+            output,
+            offline_table(report),
+        )
+        return
     with tempfile.TemporaryDirectory(prefix="radio-joins-") as folder:
         lineup, bitrates = short_lineup(
             stations_path, Path(folder), count, track_seconds, crossfade_seconds
