@@ -92,9 +92,11 @@ async def test_a_replay_is_not_backlog_and_generation_resumes(tmp_path: Path) ->
 
 async def test_a_fresh_station_never_plays_a_track_twice_in_a_row(tmp_path: Path) -> None:
     # A model that takes 2 s a batch: asked only once the backlog target (3 s) is
-    # reached, it would finish after the next track had to be chosen, and a fresh
-    # station, with one track in all, would play it again.
-    lineup = short_lineup(track_seconds=6, crossfade_seconds=0.5, backlog_minutes=0.05)
+    # reached (7 s into a 10 s track), it would finish after the next track had to be
+    # chosen (8.5 s in), and a fresh station, with one track in all, would play it again.
+    # Asked at once, it is done about 4 s in: room for a busy machine (6 s tracks left
+    # 0.5-2 s, and a CI run on a busy box replayed once).
+    lineup = short_lineup(track_seconds=10, crossfade_seconds=0.5, backlog_minutes=0.05)
     built = radio(tmp_path, lineup=lineup, generator=ToneGenerator(seconds=2.0))
     async with built.running():
 
