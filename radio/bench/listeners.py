@@ -87,7 +87,7 @@ def measure(
         "kept_up": sum(_kept_up(d, seconds, bitrate) for d in deliveries),
         "listeners": len(deliveries),
         "connected": connected,
-        "min_rate_vs_bitrate": round(min(_rate(d, seconds, bitrate) for d in deliveries), 3),
+        "min_rate_vs_bitrate": round(min(rate(d, seconds, bitrate) for d in deliveries), 3),
         "longest_gap_s": round(max(d.longest_gap for d in deliveries), 2),
         "first_byte_ms_max": max(p.first_byte_ms for p in probes),
         "burst_seconds_min": round(min(p.burst_bytes for p in probes) / (bitrate * 125), 2),
@@ -96,14 +96,14 @@ def measure(
     }
 
 
-def _rate(delivery: Delivery, seconds: float, bitrate: int) -> float:
+def rate(delivery: Delivery, seconds: float, bitrate: int) -> float:
     return delivery.window_bytes / seconds / (bitrate * 125)
 
 
 def _kept_up(delivery: Delivery, seconds: float, bitrate: int) -> bool:
     return (
         not delivery.closed
-        and _rate(delivery, seconds, bitrate) >= KEPT_UP_RATE
+        and rate(delivery, seconds, bitrate) >= KEPT_UP_RATE
         and delivery.longest_gap <= KEPT_UP_GAP
     )
 

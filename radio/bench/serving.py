@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 import tomlkit
+from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 
@@ -64,14 +65,18 @@ def generation_cpu(port: int) -> float:
 
     The synth makes 15 real-time stations' audio on this CPU without a pause (a full
     backlog only moves it ahead), so delivery is measured as the rest."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-        text = response.read().decode()
     return sum(
         sample.value
-        for family in text_string_to_metric_families(text)
+        for family in scrape(port)
         if family.name == "radio_generation_cpu_seconds"
         for sample in family.samples
     )
+
+
+def scrape(port: int) -> list[Metric]:
+    """Our server's /metrics, parsed."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        return list(text_string_to_metric_families(response.read().decode()))
 
 
 def wait_ready(port: int, timeout: float = 900.0) -> None:

@@ -15,17 +15,22 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import click
-from prometheus_client.parser import text_string_to_metric_families
 
 from radio.bench.clients import Crowd, listen
-from radio.bench.listeners import KEPT_UP_GAP
+from radio.bench.listeners import KEPT_UP_GAP, rate
 from radio.bench.report import machine, output_option, save, stations_option
-from radio.bench.serving import bench_lineup, free_port, rss_mb, running_radio, wait_on_air
+from radio.bench.serving import (
+    bench_lineup,
+    free_port,
+    rss_mb,
+    running_radio,
+    scrape,
+    wait_on_air,
+)
 from radio.lineup.stations import load_stations
 
 WARMUP_SECONDS = 5.0  # after the last connect: bursts drained, reads settled
@@ -38,10 +43,8 @@ STATION_METRICS = {
 
 def _station_metrics(port: int) -> dict[str, dict[str, float]]:
     """The server's own figures per station, from /metrics."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-        text = response.read().decode()
     out: dict[str, dict[str, float]] = {}
-    for family in text_string_to_metric_families(text):
+    for family in scrape(port):
         for sample in family.samples:
             key = STATION_METRICS.get(sample.name) or STATION_METRICS.get(family.name)
             if key and not sample.name.endswith("_created"):
@@ -84,7 +87,7 @@ def run_soak(
                 "station": station.id,
                 "listeners": len(got),
                 "min_rate_vs_bitrate": round(
-                    min(d.window_bytes for d in got) / seconds / (station.bitrate * 125), 3
+                    min(rate(d, seconds, station.bitrate) for d in got), 3
                 ),
                 "longest_gap_s": round(worst.longest_gap, 2),
                 "longest_gap_ended_at_s": round(worst.gap_ended, 1),
