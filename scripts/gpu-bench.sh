@@ -3,11 +3,12 @@
 #   1. the CUDA tests of tests/test_musicgen.py: our loop against stock generate (float32,
 #      greedy, token for token), a seeded request alone and inside a batch (as the radio
 #      runs: half precision, CUDA graphs), graphs against eager steps, half precision;
-#   2. `radio bench generate` for musicgen-small at 15 stations, then 1 and 30, ours
-#      against stock generate, with --check (the same two checks on full-size random
-#      weights), peak GPU memory, the cold start and the graphs and dtype really used;
-#   3. medium and large at 15 stations, ours then stock;
-#   4. the rest of tests/test_musicgen.py (CPU), with whatever time is left.
+#   2. `radio bench generate` for musicgen-small at 15 stations, ours against stock
+#      generate, with --check (the same two checks on full-size random weights), peak
+#      GPU memory, the cold start and the graphs and dtype really used;
+#   3. medium and large at 15 stations, ours alone (stock generate takes minutes there);
+#   4. small at 1 and 30 stations against stock (each stock run takes 80-100 s on an H200);
+#   5. the rest of tests/test_musicgen.py (CPU), with whatever time is left.
 # Every bench JSON is rewritten after each figure and every stage is cut at the budget,
 # so a run stopped early keeps what it measured. A summary table ends the output.
 #
@@ -21,9 +22,9 @@
 #   RUNS="tiny:3,1,2:check tiny:2" SECONDS_PER_STATION=1 scripts/gpu-bench.sh   # CPU dry run
 #
 # Environment: PYTHON (python3); OUT (bench-results); BUDGET_S (280: every stage together);
-# SECONDS_PER_STATION (30); RUNS ("small:15,1,30:check medium:15 large:15": in that order,
-# size:batch sizes, then :check for the checks, :nostock to time ours alone); SITE
-# (/tmp/site: where the wheels are unpacked).
+# SECONDS_PER_STATION (30); RUNS ("small:15:check medium:15:nostock large:15:nostock
+# small:1,30": in that order, size:batch sizes, then :check for the checks, :nostock to
+# time ours alone); SITE (/tmp/site: where the wheels are unpacked).
 set -uo pipefail # no -e: a failed or cut stage must not stop the next one, nor the summary
 cd "$(dirname "$0")/.."
 
@@ -31,7 +32,7 @@ PYTHON=${PYTHON:-python3}
 OUT=${OUT:-bench-results}
 BUDGET_S=${BUDGET_S:-280}
 SECONDS_PER_STATION=${SECONDS_PER_STATION:-30}
-RUNS=${RUNS:-small:15,1,30:check medium:15 large:15}
+RUNS=${RUNS:-small:15:check medium:15:nostock large:15:nostock small:1,30}
 SITE=${SITE:-/tmp/site}
 # Below this many seconds of budget a stage is not started: it could show nothing.
 MIN_STAGE_S=20

@@ -405,7 +405,9 @@ def test_half_precision_on_cuda_makes_finite_audio_at_the_right_length(
     tiny: Path, dtype: str
 ) -> None:
     gpu = MusicgenGenerator(
-        MusicgenSettings(model=str(tiny), device="cuda", dtype=dtype, window_seconds=2.0)
+        MusicgenSettings(
+            model=str(tiny), device="cuda", dtype=dtype, window_seconds=2.0, overlap_seconds=0.5
+        )
     )
     out = gpu.generate([request("jazz", 1, 4.5), request("metal", 2, 1.0)])
     assert [a.samples.shape for a in out] == [(round(4.5 * RATE), 1), (RATE, 1)]
@@ -441,6 +443,9 @@ def test_bench_times_both_paths_on_the_same_inputs(tmp_path: Path) -> None:
         report["check"]["seed_alone_and_in_batch"],
     )
     assert greedy["same_audio"] and greedy["frames"] == 25 and greedy["dtype"] == "float32"
-    assert seeded["same_audio"] and seeded["batch"] == 3
+    assert seeded["same_tokens"] and seeded["differing_frames"] == 0 and seeded["batch"] == 3
+    # On the CPU in float32 the codec decodes a batch of three as it does one.
+    assert seeded["max_difference"] < 1e-5 * max(1.0, seeded["peak"])
     assert report["meets_targets"] is None  # no target for the tiny size
     assert "speedup" in result.output and "same audio" in result.output
+    assert "same tokens" in result.output

@@ -264,7 +264,12 @@ class MusicgenGenerator:
             )
             return self._generate_halving(requests[:half]) + self._generate_halving(requests[half:])
 
-    def _generate_batch(self, requests: list[GenerationRequest]) -> list[GeneratedAudio]:
+    def render(self, requests: Sequence[GenerationRequest]) -> list[torch.Tensor]:
+        """The codes (codebooks, frames) of each request, before the codec.
+
+        What a seed decides: the bench's check compares these, token for token, between
+        a request made alone and inside a batch.
+        """
         model, device = self._loaded.model, self._loaded.device
         tokens = self._loaded.tokenizer(
             [request.prompt for request in requests],
@@ -279,8 +284,12 @@ class MusicgenGenerator:
             )
             frames = [math.ceil(request.seconds * self.frame_rate) for request in requests]
             seeds = [request.seed for request in requests]
-            codes = render_codes(self._decoder, conditioning, frames, seeds, self._windows)
-            tracks = decode_tracks(model, codes, self.channels)
+            return render_codes(self._decoder, conditioning, frames, seeds, self._windows)
+
+    def _generate_batch(self, requests: list[GenerationRequest]) -> list[GeneratedAudio]:
+        codes = self.render(requests)
+        with torch.no_grad():
+            tracks = decode_tracks(self._loaded.model, codes, self.channels)
         return [
             GeneratedAudio(
                 request=request,
