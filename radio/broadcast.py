@@ -153,6 +153,16 @@ class Broadcast:
         for listener in list(self.listeners):
             self.leave(listener)
 
+    def drop_burst(self) -> None:
+        """Forget the audio kept for bursts, and the stream headers with it: the stream
+        pauses here (an on-demand mount with nobody listening), and when it goes on, a
+        new listener starts on what comes next, not on stale audio."""
+        self._chunks.clear()
+        self._size = 0
+        self._header_offsets.clear()
+        self._headers.clear()
+        self._forget_old_marks()
+
     # -- listener side ----------------------------------------------------------
     @property
     def tail(self) -> int:

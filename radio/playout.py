@@ -43,6 +43,10 @@ FETCH_AHEAD_SECONDS = 8.0  # open the next track this long before the crossfade 
 REPLAY_AT_SECONDS = 1.0  # fall back to a replay this long before the crossfade
 MAX_CATCH_UP_SECONDS = 5.0  # after a long stall, skip rather than flood listeners
 LATE_SECONDS = 0.1  # behind the wall clock by this much, listeners may hear a gap
+# The Opus mount is encoded on demand, as Icecast runs an on-demand relay: from its first
+# listener until this long after its last, so a player that reconnects finds its burst.
+# An idle server then pays for the MP3 encoders only (Opus cost as much again, #8).
+OPUS_LINGER_SECONDS = 60.0
 
 
 class Pacing:
@@ -223,8 +227,9 @@ class Playout:
         self.encoder: Mp3Encoder[Track] = Mp3Encoder(station.bitrate)
         # The second format, fed the same rendered audio; None: no Opus mount.
         self.opus_broadcast = opus_broadcast
-        self.opus_encoder = OpusEncoder(station.opus_bitrate)
-        self._opus_tags: StreamTags | None = None  # the track the Opus stream is in
+        self.opus_encoder: OpusEncoder | None = None  # None while nobody listens to it
+        self._opus_tags: StreamTags | None = None  # the track on air, for a new chain
+        self._opus_heard = -OPUS_LINGER_SECONDS  # loop time the Opus mount last had a listener
         self.mixer = Mixer(station.crossfade_seconds)
         self.on_start = on_start  # told as each track's first audio is published
         self.now: NowPlaying | None = None
@@ -284,7 +289,8 @@ class Playout:
         (the Opus bitrate from the next track)."""
         if station.bitrate != self.station.bitrate:
             self.encoder.change_bitrate(station.bitrate)
-        self.opus_encoder.bitrate = station.opus_bitrate  # from the next track on
+        if self.opus_encoder is not None:
+            self.opus_encoder.bitrate = station.opus_bitrate  # from the next track on
         self.mixer.crossfade_frames = int(station.crossfade_seconds * PLAYOUT_RATE)
         self.station = station
 
@@ -320,11 +326,12 @@ class Playout:
                     # Listeners have had nothing new for `late` seconds: say so, once.
                     self.warnings.warn("late", "playout %.2f s late (the lead is gone)", late)
                 if due > 0:
-                    out = await asyncio.to_thread(self._render_encoded, due)
+                    opus = self._opus_wanted(now)
+                    out = await asyncio.to_thread(self._render_encoded, due, opus)
                     base = self.broadcast.head
                     titles = [(i, self.stream_title(t)) for i, t in out.marks]
                     self._publish(out.mp3, titles)
-                    self._publish_opus(out.opus, out.chains)
+                    self._publish_opus(out.opus, out.chains if opus else None, titles)
                     # The epoch second this chunk's first sample is due on the station's clock.
                     due_at = time.time() + pacing.clock + pacing.sent / PLAYOUT_RATE - loop.time()
                     self._publish_hls(out.mp3, titles, due_at)
@@ -351,13 +358,34 @@ class Playout:
         except Exception as exc:  # the station stays on air whatever one output does
             self.warnings.warn("output", "output failed, chunk dropped: %r", exc)
 
-    def _publish_opus(self, data: bytes, chains: list[Chain]) -> None:
+    def _opus_wanted(self, now: float) -> bool:
+        """Whether this render feeds the Opus mount. When it stops, what the mount holds
+        goes too: a listener who comes later must not be sent a burst of stale audio."""
+        mount = self.opus_broadcast
+        if mount is None:
+            return False
+        if mount.listeners:
+            self._opus_heard = now
+        wanted = now - self._opus_heard < OPUS_LINGER_SECONDS
+        if not wanted and self.opus_encoder is not None:
+            mount.drop_burst()
+        return wanted
+
+    def _publish_opus(
+        self, data: bytes, chains: list[Chain] | None, titles: list[tuple[int, str]]
+    ) -> None:
+        """`chains` None: the mount is idle, and is only told the titles, so that its
+        status still names the track on air."""
         if self.opus_broadcast is None:
             return
-        # A chain before the first track has no title, as the MP3 mount has none then.
-        marks = [(c.index, f"{c.tags.artist} - {c.tags.title}") for c in chains if c.tags]
+        if chains is None:
+            marks, headers = [(0, title) for _, title in titles], []
+        else:
+            # A chain before the first track has no title, as the MP3 mount has none then.
+            marks = [(c.index, f"{c.tags.artist} - {c.tags.title}") for c in chains if c.tags]
+            headers = [(c.index, c.headers) for c in chains]
         try:
-            self.opus_broadcast.publish(data, marks, [(c.index, c.headers) for c in chains])
+            self.opus_broadcast.publish(data, marks, headers)
         except Exception as exc:
             self.warnings.warn("opus output", "Opus output failed, chunk dropped: %r", exc)
 
@@ -382,15 +410,16 @@ class Playout:
             else:
                 self.mixer.queue(reader)
 
-    def _render_encoded(self, frames: int) -> Rendered:
-        """Worker thread: mix and encode into each format, with a track given back.
+    def _render_encoded(self, frames: int, opus: bool = False) -> Rendered:
+        """Worker thread: mix and encode into each format (Opus when `opus`), with a
+        track given back.
 
         Operator requests are applied here, between renders, so the mixer is only
         ever touched by this thread while a render could be running."""
         with self._mixing:
-            return self._render_locked(frames)
+            return self._render_locked(frames, opus)
 
-    def _render_locked(self, frames: int) -> Rendered:
+    def _render_locked(self, frames: int, opus: bool) -> Rendered:
         given_back = None
         if self._unqueue_requested:
             self._unqueue_requested = False
@@ -403,28 +432,30 @@ class Playout:
         # samples back, so it may come out of a later render than the start did.
         data, marks = self.encoder.encode(samples, starts)
         out = Rendered(data, marks, given_back=given_back)
-        if self.opus_broadcast is not None:
-            out.opus, out.chains = self._encode_opus(samples, starts)
+        tagged = [(i, StreamTags(track.title, self.artist)) for i, track in starts]
+        if opus:
+            out.opus, out.chains = self._encode_opus(samples, tagged)
+        else:
+            self.opus_encoder = None
+        if tagged:
+            self._opus_tags = tagged[-1][1]
         return out
 
     def _encode_opus(
-        self, samples: Samples, starts: list[tuple[int, Track]]
+        self, samples: Samples, tagged: list[tuple[int, StreamTags]]
     ) -> tuple[bytes, list[Chain]]:
-        """Worker thread: the Opus stream's share of a render. A failing encoder costs
-        this chunk of the Opus mount only: it is replaced, and the new one opens a new
-        chain (headers, then the track playing) that listeners decode straight on."""
-        tagged = [(i, StreamTags(track.title, self.artist)) for i, track in starts]
+        """Worker thread: the Opus stream's share of a render. An encoder starts as a
+        new chain (headers, then the track on air) that a listener decodes straight on:
+        so does the first after an idle spell, and the one that replaces a failing
+        encoder, which costs this chunk of the Opus mount only."""
+        if self.opus_encoder is None:
+            self.opus_encoder = OpusEncoder(self.station.opus_bitrate, self._opus_tags)
         try:
-            data, chains = self.opus_encoder.encode(samples, tagged)
+            return self.opus_encoder.encode(samples, tagged)
         except Exception as exc:
             self.warnings.warn("opus", "Opus encoder failed, restarted: %r", exc)
-            if tagged:
-                self._opus_tags = tagged[-1][1]
-            self.opus_encoder = OpusEncoder(self.station.opus_bitrate, self._opus_tags)
+            self.opus_encoder = None
             return b"", []
-        if tagged:
-            self._opus_tags = tagged[-1][1]
-        return data, chains
 
     async def _fetch_next(self) -> None:
         if self.mixer.next is not None:

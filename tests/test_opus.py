@@ -14,6 +14,7 @@ import json
 import subprocess
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,25 @@ async def server(start_server: StartServer) -> AsyncIterator[tuple[Any, Any]]:
     yield client, radio
 
 
+@asynccontextmanager
+async def listening(url: str) -> AsyncIterator[bytearray]:
+    """A listener reading `url` in the background for as long as the block lasts."""
+    from aiohttp import ClientSession
+
+    heard = bytearray()
+
+    async def drain(response: Any) -> None:
+        async for chunk in response.content.iter_any():
+            heard.extend(chunk)
+
+    async with ClientSession() as session, session.get(url) as response:
+        reader = asyncio.create_task(drain(response))
+        try:
+            yield heard
+        finally:
+            reader.cancel()
+
+
 async def read_for(response: Any, seconds: float) -> bytes:
     data = bytearray()
     loop = asyncio.get_running_loop()
@@ -103,6 +123,22 @@ async def test_a_listener_joining_mid_track_gets_the_tracks_headers_first(
 ) -> None:
     client, radio = server
     jazz = radio.station("jazz")
+    url = f"http://127.0.0.1:{client.port}/stream/jazz.opus"
+    async with listening(url):  # the mount is encoded while someone listens
+        await wait_until(lambda: jazz.opus.head > 0, 10, "the Opus mount on")
+        stream, playing = await join_mid_track(url, jazz)
+    now = jazz.opus.title.removeprefix("Blue Hour Jazz - ")
+    first = opus_tags(stream)[0]["TITLE"]
+    assert first in {playing, now}  # the next track may have begun as we connected
+    probe = ["ffprobe", "-v", "error", "-of", "default=nw=1:nk=1", "-show_entries"]
+    out, _ = await ffmpeg(*probe, "stream_tags=title", "-i", "pipe:0", stdin=stream)
+    assert out.decode().strip() == first
+    _, errors = await decode_opus(stream)
+    assert errors == ""
+
+
+async def join_mid_track(url: str, jazz: Any) -> tuple[bytes, str]:
+    """A second listener's first second, joined well inside a track; and that track."""
 
     def mid_track() -> bool:
         # Two seconds in: the 1.3-second burst starts well after the track's headers.
@@ -114,23 +150,48 @@ async def test_a_listener_joining_mid_track_gets_the_tracks_headers_first(
     for _ in range(5):
         await wait_until(mid_track, 20, "two seconds into a track")
         playing = jazz.opus.title.removeprefix("Blue Hour Jazz - ")
-        stream = await read_stream(f"http://127.0.0.1:{client.port}/stream/jazz.opus", 1)
+        stream = await read_stream(url, 1)
         assert stream[:4] == b"OggS" and stream[28:36] == b"OpusHead"
         pages = io.BytesIO(stream)
         head, tags, audio = OggPage(pages), OggPage(pages), OggPage(pages)
         assert head.serial == tags.serial == audio.serial
         if audio.position > 48000 // 2:  # the headers, then audio from well inside the track
-            break
-    else:
-        raise AssertionError("never joined more than half a second into a track")
-    now = jazz.opus.title.removeprefix("Blue Hour Jazz - ")
-    first = opus_tags(stream)[0]["TITLE"]
-    assert first in {playing, now}  # the next track may have begun as we connected
-    probe = ["ffprobe", "-v", "error", "-of", "default=nw=1:nk=1", "-show_entries"]
-    out, _ = await ffmpeg(*probe, "stream_tags=title", "-i", "pipe:0", stdin=stream)
-    assert out.decode().strip() == first
-    _, errors = await decode_opus(stream)
-    assert errors == ""
+            return stream, playing
+    raise AssertionError("never joined more than half a second into a track")
+
+
+async def test_the_opus_mount_is_encoded_on_demand(
+    server: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nobody listening, no Opus encoder: it starts with the first listener, on a new
+    chain named for the track on air, and stops a while after the last one leaves,
+    dropping its burst, so a later listener hears nothing stale."""
+    client, radio = server
+    jazz = radio.station("jazz")
+    assert jazz.playout.opus_encoder is None and jazz.opus.head == 0
+    assert jazz.opus.title == jazz.broadcast.title  # its status names the track on air
+    monkeypatch.setattr("radio.playout.OPUS_LINGER_SECONDS", 1.0)
+    url = f"http://127.0.0.1:{client.port}/stream/jazz.opus"
+    async with listening(url) as heard:
+        await wait_until(lambda: len(heard) > 8192, 10, "Opus audio")
+        assert heard[:4] == b"OggS" and heard[28:36] == b"OpusHead"
+        on_air = jazz.playout.now
+        assert on_air is not None and opus_tags(bytes(heard))[0]["TITLE"] in {
+            on_air.track.title,
+            jazz.opus.title.removeprefix("Blue Hour Jazz - "),
+        }
+    await wait_until(lambda: jazz.playout.opus_encoder is None, 10, "the encoder stopped")
+    stopped_at = jazz.opus.head
+    assert jazz.opus.tail == stopped_at  # nothing kept for a burst
+    # The MP3 mount plays on; the Opus one stays still while nobody listens.
+    mp3_head = jazz.broadcast.head
+    await wait_until(lambda: jazz.broadcast.head > mp3_head + 16_000, 10, "MP3 audio")
+    assert jazz.opus.head == stopped_at
+    again = await read_stream(url, 2)
+    assert again[:4] == b"OggS" and again[28:36] == b"OpusHead"  # a new chain, from now
+    pages = io.BytesIO(again)
+    OggPage(pages), OggPage(pages)
+    assert OggPage(pages).position < 48000  # its first audio, not a stale burst
 
 
 async def test_headers_status_and_a_failing_encoder(server: tuple[Any, Any]) -> None:

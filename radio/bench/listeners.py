@@ -9,7 +9,8 @@ left out of the delivery figures and ratios. Then, for each N, the listeners att
 to our mount and to Icecast's in turn, and each server's CPU (from /proc) is read
 over the same length of window. The floor our idle cost is held against is
 measured in the same run: every station's encoders (MP3 and Ogg Opus, as `radio
-bench encoders` feeds them) encoding real-time audio.
+bench encoders` feeds them) encoding real-time audio. The Opus mounts are encoded
+on demand, so an idle server's is the MP3 floor (`idle_vs_mp3_encoder_floor`).
 """
 
 from __future__ import annotations
