@@ -55,10 +55,13 @@ def test_titles_are_split_out_with_their_audio_offsets() -> None:
 def test_offline_joins_are_the_same_joins_on_every_run() -> None:
     """`radio bench joins --offline` compares two versions of the code join for join: the
     same seeds, prepared and crossfaded as playout does, give the same figures."""
-    lineup = parse_stations(short_lineup(track_seconds=20, crossfade_seconds=1.0))
-    first = offline(lineup.enabled, tracks=2, track_seconds=20.0, crossfade=None)
+    lineup = parse_stations(short_lineup(track_seconds=30, crossfade_seconds=1.0))
+    first = offline(lineup.enabled, tracks=2, track_seconds=30.0, crossfade=None)
     assert [s["station"] for s in first["per_station"]] == ["jazz", "metal"]
     assert first["joins"] == 2 and all(len(s["dips_lu"]) == 1 for s in first["per_station"])
     assert all(-60 < d < 0 for s in first["per_station"] for d in s["dips_lu"])
-    again = offline(lineup.enabled[:1], tracks=2, track_seconds=20.0, crossfade=None)
+    # The same window in mid-track, read against the music's own ups and downs.
+    assert first["inside"] == 2 and all(len(s["inside_dips_lu"]) == 1 for s in first["per_station"])
+    assert all(-60 < d < 0 for s in first["per_station"] for d in s["inside_dips_lu"])
+    again = offline(lineup.enabled[:1], tracks=2, track_seconds=30.0, crossfade=None)
     assert again["per_station"][0] == first["per_station"][0]

@@ -205,40 +205,59 @@ def offline(
         pcm = [end.pcm.astype(np.float32) / np.float32(32767) for end in ends]
         n = int(fade * PLAYOUT_RATE)
         dips: list[float] = []
+        inside: list[float] = []  # the same window in the middle of the next track
         for a, b in itertools.pairwise(pcm):
             heard = np.concatenate(
                 [a[: len(a) - n], blend(a[len(a) - n :], b[:n], PLAYOUT_RATE), b[n:]]
             )
+            levels = momentary_loudness(heard, PLAYOUT_RATE)
             at = (len(a) - n) / PLAYOUT_RATE
-            stats = through(momentary_loudness(heard, PLAYOUT_RATE), at - EDGE, at + fade + EDGE)
-            if stats is not None:
-                dips.append(stats["dip_lu"])
+            if (joined := through(levels, at - EDGE, at + fade + EDGE)) is not None:
+                dips.append(joined["dip_lu"])
+            middle, half = at + len(b) / PLAYOUT_RATE / 2, EDGE + fade / 2
+            if (mid := through(levels, middle - half, middle + half)) is not None:
+                inside.append(mid["dip_lu"])
         per_station.append(
             {
                 "station": station.id,
                 "dips_lu": dips,
-                "dip_median_lu": round(statistics.median(dips), 2) if dips else None,
+                "dip_median_lu": _median(dips),
                 "below_6": sum(d < -6 for d in dips),
+                "inside_dips_lu": inside,
+                "inside_dip_median_lu": _median(inside),
+                "inside_below_6": sum(d < -6 for d in inside),
             }
         )
     every = [d for s in per_station for d in s["dips_lu"]]
+    within = [d for s in per_station for d in s["inside_dips_lu"]]
     return {
         "joins": len(every),
         "below_6": sum(d < -6 for d in every),
-        "dip_median_lu": round(statistics.median(every), 2) if every else None,
+        "dip_median_lu": _median(every),
         "dip_worst_lu": min(every, default=None),
+        "inside": len(within),
+        "inside_below_6": sum(d < -6 for d in within),
+        "inside_dip_median_lu": _median(within),
+        "inside_dip_worst_lu": min(within, default=None),
         "per_station": per_station,
     }
 
 
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 2) if values else None
+
+
 def offline_table(report: dict[str, Any]) -> list[str]:
     lines = [
-        f"{s['station']}: median {s['dip_median_lu']} LU, below -6: {s['below_6']}"
+        f"{s['station']}: median {s['dip_median_lu']} LU, below -6: {s['below_6']} "
+        f"(mid-track: median {s['inside_dip_median_lu']}, below -6: {s['inside_below_6']})"
         for s in report["per_station"]
     ]
     lines.append(
         f"all: {report['below_6']} of {report['joins']} joins below -6 LU, median "
-        f"{report['dip_median_lu']}, worst {report['dip_worst_lu']}"
+        f"{report['dip_median_lu']}, worst {report['dip_worst_lu']}; mid-track "
+        f"{report['inside_below_6']} of {report['inside']}, median "
+        f"{report['inside_dip_median_lu']}, worst {report['inside_dip_worst_lu']}"
     )
     return lines
 
