@@ -2,9 +2,12 @@
 
 The randomness is a pure function of (request seed, window, position, codebook, token)
 computed by an integer hash, not drawn from a stateful generator. Two things follow:
-a request samples the same tokens whatever else shares its batch (or however an
-out-of-memory retry split that batch), and the whole step has no host-side state,
-so it can be captured once in a CUDA graph and replayed.
+a request draws the same noise whatever else shares its batch (or however an
+out-of-memory retry split that batch), so it samples the same tokens wherever its
+logits are the same; and the whole step has no host-side state, so it can be
+captured once in a CUDA graph and replayed. (In half precision on a GPU the batch's
+matrix shapes may change the rounding of the logits and so tip a near tie; `radio
+bench generate --check` counts the frames where that happens.)
 """
 
 from __future__ import annotations
