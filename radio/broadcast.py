@@ -110,6 +110,9 @@ class Broadcast:
             self._header_offsets.append(self.head + index)
             self._headers.append(header)
         if not data:
+            # An idle on-demand mount is told each title with no audio: its marks
+            # must still be trimmed, or they pile up for as long as nobody listens.
+            self._forget_old_marks()
             return
         offset = self.head
         self._chunks.append((offset, data))

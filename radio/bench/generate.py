@@ -395,14 +395,15 @@ def _check(
     batch = list(range(1, SEED_CHECK_BATCH))
     batch.insert(len(batch) // 2, 0)
     together = generator.render(tokens.requests(batch, seconds))
-    inside = together[batch.index(0)]
+    row = batch.index(0)
+    inside = together[row]
     # The codes are what a seed decides: a token that parts changes the rest of the
     # track. With the same codes the audio may still differ by rounding, as the codec
     # decodes tracks of a length together, as the generator does.
     parted = torch.nonzero((alone != inside).any(dim=0)).flatten()
     heard = [
         decode_tracks(model, [alone], generator.channels)[0],
-        decode_tracks(model, together, generator.channels)[batch.index(0)],
+        decode_tracks(model, together, generator.channels)[row],
     ]
     seeded = {
         "dtype": str(generator.parameters["dtype"]),

@@ -167,7 +167,7 @@ def summary(stations: list[dict[str, Any]]) -> dict[str, Any]:
     peaks = [p for s in stations for p in s["true_peaks_dbtp"]]
 
     def median(rows: list[dict[str, float]], key: str) -> float | None:
-        return round(statistics.median(r[key] for r in rows), 2) if rows else None
+        return _median([r[key] for r in rows])
 
     return {
         "joins": len(joins),
