@@ -126,10 +126,11 @@ def fill(disk: Path) -> Path:
     """Write a file until the disk refuses more; returns it."""
     ballast = disk / "ballast"
     block = b"\0" * 65536
-    with ballast.open("wb") as out, contextlib.suppress(OSError):
+    # Unbuffered: a buffered file keeps the block the disk refused and tries it again
+    # on close, outside the suppress, which then fails the test instead of filling.
+    with ballast.open("wb", buffering=0) as out, contextlib.suppress(OSError):
         while True:
             out.write(block)
-            out.flush()
     return ballast
 
 
