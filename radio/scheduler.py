@@ -146,9 +146,13 @@ class Scheduler:
             log.warning(
                 "stopping: abandoning generation in flight for %s", _names(self._generating)
             )
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Until none is left: a batch whose generation returned just as it was cancelled
+        # may still hand its tracks to a new preparing task, which must not outlive the
+        # pool below (it would submit to a pool already shut down).
+        while self._tasks:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
         if self._prepare_pool is not None:
             # Off the loop: the track being prepared takes a second or more to finish, and
             # every station still plays meanwhile (the soak measured all fifteen 1.3 s late
