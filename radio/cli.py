@@ -57,6 +57,7 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
             ("top_k", click.IntRange(1, 2048)),
             ("temperature", click.FloatRange(0.01, 10.0)),
             ("workers", click.Choice(WORKERS)),
+            ("worker_processes", click.BOOL),
             ("ray_address", str),
         ]
     ):
@@ -78,7 +79,9 @@ def _lineup(settings: Settings) -> StationsConfig:
         raise click.ClickException(str(exc)) from exc
 
 
-def _generator(settings: Settings) -> tuple[Generator, str]:
+def _generator(settings: Settings, serving: bool = False) -> tuple[Generator, str]:
+    """The generator the settings ask for; a server runs the synth in a worker process
+    (unless `worker_processes` is off), `radio generate` runs it in its own."""
     from radio.generators.select import choose_generator
 
     if settings.workers == "ray":
@@ -93,6 +96,7 @@ def _generator(settings: Settings) -> tuple[Generator, str]:
             guidance_scale=settings.guidance_scale,
             top_k=settings.top_k,
             temperature=settings.temperature,
+            spill_dir=Path(settings.cache) if serving and settings.worker_processes else None,
         )
     except RadioError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -141,7 +145,7 @@ def serve(**options: Any) -> None:
     _raise_open_files_limit()
     tune_allocator()
     settings, token_from = console_token(settings)
-    generator, reason = _generator(settings)
+    generator, reason = _generator(settings, serving=True)
     app = create_app(settings, lineup, generator, reason)
     base = listener_base(settings)
     click.echo(f"AI Radio: {len(lineup.enabled)} stations")

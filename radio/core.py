@@ -32,8 +32,10 @@ from radio.generators.pool import Pooled, WorkerView
 from radio.hls import HlsStream
 from radio.lineup.dayparts import daypart_at
 from radio.lineup.stations import Daypart, Station, StationsConfig
+from radio.offload import PreparationProcess
 from radio.outputs.icecast import IcecastOutput, Target
 from radio.playout import Pacing, Playout
+from radio.prepare import cache_audio
 from radio.retention import SpaceGuard
 from radio.scheduler import Scheduler, in_daemon_thread, random_seed
 from radio.settings import Settings
@@ -125,6 +127,7 @@ class Radio:
         self.catalog = CatalogWriter(self.cache_dir / "catalog.db")
         self.backlog = Backlog(self.catalog, self.cache_dir)
         self.space = SpaceGuard(self.cache_dir, settings.min_free_bytes)
+        self.preparation = PreparationProcess() if settings.worker_processes else None
         self.on_air: dict[str, OnAir] = {}
         self.scheduler = Scheduler(
             stations=lambda: self.lineup.stations,
@@ -135,6 +138,7 @@ class Radio:
             seconds_ahead=self.seconds_ahead,
             seeds=seeds,
             room=self.space.room,
+            stages=self.preparation or cache_audio,
         )
         self.started = time.time()
         self._observers: list[Observer] = []
@@ -155,6 +159,8 @@ class Radio:
             stack.push_async_callback(self._take_all_off_air)
             for station in self.lineup.enabled:
                 self.put_on_air(station)
+            if self.preparation is not None:  # after the scheduler's stop, which waits on it
+                stack.callback(self.preparation.close)
             stack.push_async_callback(self.scheduler.stop)
             self.scheduler.start()
             self.scheduler.every_minute(self.check_dayparts, "dayparts")

@@ -46,7 +46,7 @@ def report(settings: Settings) -> Iterator[str]:
     yield f"synth plays   {instruments.description}"
     if settings.workers == "local":
         yield f"generator     {decision.generator}: {decision.reason}"
-        yield "workers       local: one generator in the server's own process"
+        yield f"workers       local: {where_local(decision.generator, settings.worker_processes)}"
         return
     yield f"workers       ray at {settings.ray_address} (generator {settings.generator})"
     try:
@@ -55,3 +55,12 @@ def report(settings: Settings) -> Iterator[str]:
         yield "ray           not installed: pip install -e '.[ray]'"
         return
     yield from cluster_report(settings.ray_address)
+
+
+def where_local(generator: str, worker_processes: bool) -> str:
+    """Where a local generator and preparation run, as the server will place them."""
+    if not worker_processes:
+        return "the generator and preparation on the server's own threads"
+    if generator == "synth":
+        return "the synth and preparation each in a worker process of its own"
+    return f"{generator} in the server's own process, preparation in a worker process"

@@ -7,6 +7,7 @@
     ├── AudioError           audio that cannot be prepared (silent, empty, unreadable)
     ├── EncoderError         the MP3 encoder's output is not the frames it should be
     ├── OutputError          an outside server (Icecast) refused or lost a station's stream
+    ├── WorkerDied           a worker process (generator, preparation) ended mid-call
     ├── CatalogError         the catalog refused a write or a query
     │   ├── NotFound         no such track / station
     │   ├── DuplicateTrack   the audio hash is already in the catalog
@@ -71,6 +72,11 @@ class EncoderError(RadioError):
 
 class OutputError(RadioError):
     """An output could not deliver a station to an outside server; the station plays on."""
+
+
+class WorkerDied(RadioError):
+    """A worker process ended during a call (killed, crashed in native code); the next
+    call starts a new one."""
 
 
 class CatalogError(RadioError):

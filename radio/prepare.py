@@ -4,7 +4,8 @@ The stages, in order: playout format (44.1 kHz stereo) -> trim silent edges ->
 edges lifted to the body's level, a click guard (no fades: the crossfade is the
 only fade at a join) -> loudness to -14 LUFS with true peaks <= -4 dBTP (-1 as
 heard after MP3 coding) -> FLAC written under
-a temporary name then renamed -> catalog row (unique audio hash) -> Track.
+a temporary name then renamed (`cache_audio`, the part a worker process may run) ->
+catalog row (unique audio hash) -> Track.
 The scheduler and `radio generate` both call `prepare_or_skip`, so both follow
 one error policy: audio that cannot be used is logged and skipped, and a bug in
 a stage is logged with its traceback; neither stops the tracks after it.
@@ -19,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -86,6 +87,27 @@ def write_cache(prepared: PreparedAudio, cache_dir: Path, station: str) -> str:
     return relative
 
 
+@dataclass(frozen=True)
+class CachedAudio:
+    """Prepared audio once it is in the cache: what the catalog row needs of it."""
+
+    path: str  # cache-relative
+    loudness: float
+    audio_hash: str
+    duration: float
+
+
+def cache_audio(generated: GeneratedAudio, cache_dir: Path) -> CachedAudio:
+    """The signal stages and the FLAC write: everything but the catalog, so a worker
+    process can run it (`radio.offload`) and hand back only this small record."""
+    prepared = prepare_audio(generated)
+    path = write_cache(prepared, cache_dir, generated.request.station)
+    return CachedAudio(path, prepared.loudness, prepared.audio_hash, prepared.duration)
+
+
+Stages = Callable[[GeneratedAudio, Path], CachedAudio]
+
+
 def parameters(generated: GeneratedAudio) -> dict[str, object]:
     """What the catalog keeps of how a track was made: the generator's own account, and
     the prompt's pool values beside it. A pool value never overwrites the generator's
@@ -102,7 +124,7 @@ def parameters(generated: GeneratedAudio) -> dict[str, object]:
 
 def new_track(
     generated: GeneratedAudio,
-    prepared: PreparedAudio,
+    prepared: PreparedAudio | CachedAudio,
     path: str,
     title: str,
     generator: str,
@@ -140,15 +162,17 @@ def prepare(
     cache_dir: Path,
     catalog: CatalogWriter,
     alternatives: Sequence[str] = (),
+    stages: Stages = cache_audio,
 ) -> Track:
     """Every stage for one track, blocking: run it on a worker thread, never the loop.
 
+    `stages` makes the cache file (`cache_audio` here, or the same in a worker process).
     The track takes the first of `title` and `alternatives` its station has not used
     (numbered past them all); choosing and adding happen in one call on the catalog's
     one writer, so no two tracks of a station can take the same title (#9)."""
-    prepared = prepare_audio(generated)
-    path = write_cache(prepared, cache_dir, generated.request.station)
-    row = new_track(generated, prepared, path, title, maker.generator, maker.model)
+    cached = stages(generated, cache_dir)
+    path = cached.path
+    row = new_track(generated, cached, path, title, maker.generator, maker.model)
 
     def add(c: Catalog) -> tuple[int, NewTrack]:
         titled = replace(row, title=unique_title((title, *alternatives), c.titles(row.station)))
@@ -171,11 +195,12 @@ def prepare_or_skip(
     cache_dir: Path,
     catalog: CatalogWriter,
     alternatives: Sequence[str] = (),
+    stages: Stages = cache_audio,
 ) -> Track | None:
     """`prepare` under the one error policy: None (and a log line) for a track not used."""
     request = generated.request
     try:
-        track = prepare(generated, title, maker, cache_dir, catalog, alternatives)
+        track = prepare(generated, title, maker, cache_dir, catalog, alternatives, stages)
     except RadioError as exc:
         log.warning("%s: track (seed %d) not used: %s", request.station, request.seed, exc)
         return None

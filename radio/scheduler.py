@@ -37,7 +37,8 @@ from radio.generators.pool import Pooled
 from radio.lineup.dayparts import daypart_at
 from radio.lineup.prompts import ConcretePrompt, concrete_prompt
 from radio.lineup.stations import Station
-from radio.prepare import Maker, prepare_or_skip
+from radio.offload import discard, spent_cpu
+from radio.prepare import Maker, Stages, cache_audio, prepare_or_skip
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -103,6 +104,9 @@ class Scheduler:
     seeds: Callable[[], int] = random_seed
     # Whether the disk has room for more audio (retention's free-space floor).
     room: Callable[[], bool] = lambda: True
+    # What makes a cache file of generated audio: on a prepare thread, or in a worker
+    # process (`radio.offload.PreparationProcess`).
+    stages: Stages = cache_audio
     stats: dict[str, StationStats] = field(default_factory=dict)
     jobs: AsyncIOScheduler = field(default_factory=AsyncIOScheduler)
     _pending_seconds: dict[str, float] = field(default_factory=dict)
@@ -261,7 +265,9 @@ class Scheduler:
         self._generating.extend(requests)
         try:
             call = partial(self.generator.generate, requests)
+            before = spent_cpu(self.generator)
             results, cpu = await in_daemon_thread(partial(thread_cpu, call))
+            cpu += spent_cpu(self.generator) - before
         except Exception as exc:  # any model failure: log it, the stations play on
             self._failures += 1
             self.batches_failed += 1
@@ -296,6 +302,8 @@ class Scheduler:
             await self._prepare_each(batch, results)
         finally:
             self._unprepared -= 1
+            for generated in results or ():  # spilled audio is deleted, prepared or not
+                discard(generated)
 
     async def _prepare_each(
         self, batch: list[Pending], results: list[GeneratedAudio] | None
@@ -313,10 +321,13 @@ class Scheduler:
                     self.cache_dir,
                     self.catalog,
                     item.prompt.alternatives,
+                    self.stages,
                 )
+                before = spent_cpu(self.stages)
                 track, cpu = await loop.run_in_executor(
                     self._prepare_pool, partial(thread_cpu, prepare)
                 )
+                cpu += spent_cpu(self.stages) - before
                 stats = self._stats(station)
                 stats.cpu_seconds += cpu
                 if track is None:

@@ -50,6 +50,11 @@ class Settings:
     workers: str = setting(
         "local", "Where generators run: local (in the server) or ray (actors on a Ray cluster)."
     )
+    worker_processes: bool = setting(
+        True,
+        "Run the synth and preparation in worker processes, off playout's interpreter;"
+        " false: on the server's threads.",
+    )
     ray_address: str = setting(
         "auto",
         "Ray cluster for --workers ray: auto (this machine's, or a new one) or ray://host:port.",
@@ -116,7 +121,15 @@ class Settings:
         return replace(cls(), **values)
 
 
+BOOLEANS = {"1": True, "true": True, "yes": True, "on": True}
+BOOLEANS |= {"0": False, "false": False, "no": False, "off": False}
+
+
 def _convert(name: str, kind: type, raw: str) -> Any:
+    if kind is bool:  # bool("false") is True
+        if raw.strip().lower() not in BOOLEANS:
+            raise ConfigError(f"cannot read {raw!r} as true or false", key=f"RADIO_{name.upper()}")
+        return BOOLEANS[raw.strip().lower()]
     try:
         return kind(raw)
     except ValueError as exc:

@@ -50,6 +50,10 @@ async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
         path = tmp_path / "stations.toml"
         if text is not None or not path.exists():
             path.write_text(text or short_lineup())
+        # Preparation on the server's threads: a worker process for each of the suite's
+        # hundreds of servers costs seconds apiece, and test_offload shows the two make
+        # the same files. `radio serve` runs in the e2e tests keep the processes.
+        settings.setdefault("worker_processes", False)
         options = Settings.load(
             {"cache": cache or tmp_path / "cache", "stations": path, **settings}, environ={}
         )

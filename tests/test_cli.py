@@ -55,7 +55,14 @@ def test_doctor_prints_the_generator_decision() -> None:
     assert result.exit_code == 0, result.output
     assert "generator     synth: generator = synth" in result.output
     assert "stations      stations.toml: 15 enabled, OK" in result.output
-    assert "workers       local: one generator in the server's own process" in result.output
+    assert (
+        "workers       local: the synth and preparation each in a worker process of its own"
+        in result.output
+    )
+    threads = CliRunner().invoke(
+        main, ["doctor", "--generator", "synth"], env={"RADIO_WORKER_PROCESSES": "off"}
+    )
+    assert "local: the generator and preparation on the server's own threads" in threads.output
 
 
 def test_doctor_says_at_once_when_no_ray_cluster_answers() -> None:

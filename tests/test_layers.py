@@ -42,6 +42,7 @@ FLOORS = {
         "radio.offline",
         "radio.retention",
         "radio.outputs",
+        "radio.offload",
     ),
     "core": ("radio.core", "radio.console"),
     "edges": ("radio.server", "radio.cli", "radio.bench", "radio.doctor", "radio.shipped"),

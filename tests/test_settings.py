@@ -27,6 +27,15 @@ def test_environment_then_overrides() -> None:
 def test_a_bad_environment_value_names_the_variable() -> None:
     with pytest.raises(ConfigError, match="RADIO_PORT"):
         Settings.load(environ={"RADIO_PORT": "eighty"})
+    with pytest.raises(ConfigError, match="RADIO_WORKER_PROCESSES"):
+        Settings.load(environ={"RADIO_WORKER_PROCESSES": "sometimes"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"), [("false", False), ("0", False), ("Off", False), ("true", True), ("1", True)]
+)
+def test_a_switch_reads_as_words_people_write(raw: str, value: bool) -> None:
+    assert Settings.load(environ={"RADIO_WORKER_PROCESSES": raw}).worker_processes is value
 
 
 @pytest.mark.parametrize(

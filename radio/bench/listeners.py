@@ -42,6 +42,7 @@ from radio.bench.serving import (
     rss_mb,
     running_radio,
     split,
+    workers_rss_mb,
 )
 from radio.lineup.stations import StationsConfig, load_stations
 
@@ -79,12 +80,13 @@ def measure(
     probes = [first_audio(port, path) for _ in range(PROBES)]
     time.sleep(max(0.0, start + seconds - time.monotonic()))
     cpu = split(cpu_seconds(pid) - cpu_before, generation() - made, seconds)
-    rss = rss_mb(pid)
+    rss, workers_rss = rss_mb(pid), workers_rss_mb(pid)
     deliveries = crowd.collect()
     time.sleep(2.0)  # let the server see every listener go before the next step
     return {
         **cpu,
         "rss_mb": rss,
+        "workers_rss_mb": workers_rss,  # generation and preparation, in processes of their own
         "kept_up": sum(_kept_up(d, seconds, bitrate) for d in deliveries),
         "listeners": len(deliveries),
         "connected": connected,
@@ -181,7 +183,7 @@ def listeners_command(
             )
         }
         idle = {"ours": cpu_percent(ours, seconds, ours_generation)}
-        rss_idle = {"ours": rss_mb(ours)}
+        rss_idle = {"ours": rss_mb(ours), "ours_workers": workers_rss_mb(ours)}
         if against_icecast:
             ice = stack.enter_context(running_icecast(ice_port, first.bitrate, max(sizes) + 100))
             servers["icecast"] = lambda n: measure(

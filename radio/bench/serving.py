@@ -27,16 +27,41 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def descendants(pid: int) -> list[int]:
+    """The process's children, theirs and so on (our server's worker processes)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            for child in (task / "children").read_text().split():
+                found += [int(child), *descendants(int(child))]
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU the process and its live worker processes have used: the server's whole cost."""
+    total = 0
+    for one in (pid, *descendants(pid)):
+        with contextlib.suppress(OSError):  # a worker that just ended
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
+    """The process's own resident memory, without its workers'."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return round(int(line.split()[1]) / 1024, 1)
     return 0.0
+
+
+def workers_rss_mb(pid: int) -> float:
+    """Resident memory of the process's worker processes (generation, preparation)."""
+    total = 0.0
+    for one in descendants(pid):
+        with contextlib.suppress(OSError):
+            total += rss_mb(one)
+    return round(total, 1)
 
 
 def no_generation() -> float:  # a peer such as Icecast generates nothing

@@ -30,6 +30,7 @@ from radio.bench.serving import (
     running_radio,
     scrape,
     wait_on_air,
+    workers_rss_mb,
 )
 from radio.lineup.stations import load_stations
 
@@ -75,7 +76,7 @@ def run_soak(
             starts = {sid: crowd.start(WARMUP_SECONDS, seconds)[0] for sid, crowd in crowds.items()}
             time.sleep(max(0.0, max(starts.values()) + seconds - time.monotonic()))
             server = _station_metrics(port)
-            rss = rss_mb(pid)
+            rss, workers_rss = rss_mb(pid), workers_rss_mb(pid)
             deliveries = {sid: crowd.collect() for sid, crowd in crowds.items()}
         logged = _logged(log)
     per_station: list[dict[str, Any]] = []
@@ -108,6 +109,7 @@ def run_soak(
         "worst_lateness_s": max(s.get("worst_lateness_s", 0.0) for s in per_station),
         "dropped": sum(s["dropped"] for s in per_station),
         "rss_mb": rss,
+        "workers_rss_mb": workers_rss,
         "warnings": logged,
         "per_station": per_station,
         "load_average": os.getloadavg(),
@@ -121,7 +123,8 @@ def table(report: dict[str, Any]) -> list[str]:
         f"{report['minutes']:g} min; longest gap {report['longest_gap_s']} s, "
         f"{report['gaps_over_1_s']} listeners with a gap over {KEPT_UP_GAP:g} s, "
         f"worst lateness {report['worst_lateness_s']} s, dead air {report['dead_air_s']} s, "
-        f"dropped {report['dropped']}, RSS {report['rss_mb']} MB",
+        f"dropped {report['dropped']}, RSS {report['rss_mb']} MB"
+        f" (worker processes {report.get('workers_rss_mb', 0.0)} MB)",
         f"{'station':<16} {'rate':>6} {'gap s':>6} {'at s':>7} {'late s':>7} {'replays':>7}",
     ]
     for s in report["per_station"]:

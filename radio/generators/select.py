@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict, Unpack
 
-from radio.errors import ConfigError, GeneratorUnavailable
+from radio.errors import ConfigError, GeneratorUnavailable, RadioError
 from radio.generators.base import Generator
 from radio.generators.hub import hub_reachable
 from radio.settings import Settings
@@ -126,11 +126,14 @@ def choose_generator(
     soundfont: Path | None = Settings.soundfont,
     device: str | None = None,
     dtype: str | None = None,
+    spill_dir: Path | None = None,
     **tuning: Unpack[Tuning],
 ) -> tuple[Generator, str]:
     """Build the generator `kind` asks for; MusicGen that cannot load falls back to synth.
 
-    `soundfont` is the synth's General MIDI SoundFont (None: its sine voices).
+    `soundfont` is the synth's General MIDI SoundFont (None: its sine voices). With a
+    `spill_dir` the synth runs in a worker process and spills its audio there
+    (`radio.offload`); MusicGen stays in this process, where its CUDA graphs are.
     """
     decision = decide(kind, probe(model))
     if decision.generator == "synth" and kind == "musicgen":
@@ -151,9 +154,9 @@ def choose_generator(
             log.info("generator: musicgen (%s)", decision.reason)
             return generator, decision.reason
         log.error("%s", reason)
-        return _synth(soundfont), reason
+        return _synth(soundfont, spill_dir), reason
     log.info("generator: synth (%s)", decision.reason)
-    return _synth(soundfont), decision.reason
+    return _synth(soundfont, spill_dir), decision.reason
 
 
 def local_weights(model: str) -> str | None:
@@ -201,7 +204,15 @@ def driver_present() -> bool:
     )
 
 
-def _synth(soundfont: Path | None) -> Generator:
+def _synth(soundfont: Path | None, spill_dir: Path | None = None) -> Generator:
+    if spill_dir is not None:
+        from radio.generators.pool.worker import SYNTH, WorkerSpec
+        from radio.offload import ProcessGenerator
+
+        try:
+            return ProcessGenerator(WorkerSpec(SYNTH, {"soundfont": soundfont}), spill_dir)
+        except RadioError as exc:  # no process to be had: the synth still plays, here
+            log.error("the synth's worker process did not start (%s); it runs in-process", exc)
     from radio.generators.synth import SynthGenerator
 
     return SynthGenerator(soundfont)
