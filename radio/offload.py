@@ -70,12 +70,21 @@ class WorkerProcess:
     def call(self, function: Callable[..., T], *args: Any) -> T:
         pool = self._running()
         try:
-            return pool.submit(function, *args).result()
+            future = pool.submit(function, *args)
         except BrokenProcessPool as exc:
-            with self._lock:
-                if self._pool is pool:  # the next call starts a fresh process
-                    self._pool, self.pid = None, None
-            raise WorkerDied(f"the {self.name} worker process died: {exc}") from None
+            raise self._died(pool, exc) from None
+        except RuntimeError as exc:  # shut down since _running(): the radio is stopping
+            raise WorkerDied(f"the {self.name} worker process was stopped") from exc
+        try:
+            return future.result()
+        except BrokenProcessPool as exc:
+            raise self._died(pool, exc) from None
+
+    def _died(self, pool: ProcessPoolExecutor, exc: BaseException) -> WorkerDied:
+        with self._lock:
+            if self._pool is pool:  # the next call starts a fresh process
+                self._pool, self.pid = None, None
+        return WorkerDied(f"the {self.name} worker process died: {exc}")
 
     def start(self) -> int:
         """Start the process now (it otherwise starts with the first call); its pid."""

@@ -24,4 +24,6 @@ def test_a_short_soak_reports_every_station_from_both_sides(tmp_path: Path) -> N
         assert figures["dead_air_s"] == 0.0 and figures["worst_lateness_s"] >= 0.0
         assert "replays" in figures
     assert report["dead_air_s"] == 0.0 and isinstance(report["warnings"], list)
+    # The synth and preparation ran in the server's worker processes, counted apart.
+    assert report["rss_mb"] > 0 and report["workers_rss_mb"] > 0
     assert any(line.startswith("jazz ") for line in table(report))

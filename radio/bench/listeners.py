@@ -120,7 +120,7 @@ def table(result: dict[str, Any]) -> list[str]:
     ratio (without generation), kept up and RSS."""
     lines = [
         "| N | ours % core (without generation) | Icecast % core | ratio"
-        " | kept up (ours / Icecast) | RSS MB (ours / Icecast) |",
+        " | kept up (ours / Icecast) | RSS MB (ours, + its workers / Icecast) |",
         "|---|---|---|---|---|---|",
     ]
     for row in result["runs"]:
@@ -131,7 +131,8 @@ def table(result: dict[str, Any]) -> list[str]:
             f" | {ice['cpu_percent'] if ice else '-'}"
             f" | {_ratio(delivery, ice['cpu_percent']) if ice else '-'}"
             f" | {ours['kept_up']} / {ice['kept_up'] if ice else '-'}"
-            f" | {ours['rss_mb']} / {ice['rss_mb'] if ice else '-'} |"
+            f" | {ours['rss_mb']}, + {ours.get('workers_rss_mb', 0.0)}"
+            f" / {ice['rss_mb'] if ice else '-'} |"
         )
     return lines
 
