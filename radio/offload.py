@@ -114,7 +114,13 @@ class WorkerProcess:
                     initializer=_begin,
                     initargs=(level, self._setup, self._args),
                 )
-                self.pid = self._pool.submit(os.getpid).result()
+                try:
+                    self.pid = self._pool.submit(os.getpid).result()
+                except BrokenProcessPool as exc:  # it did not get as far as its first call
+                    self._pool = None
+                    raise WorkerDied(
+                        f"the {self.name} worker process did not start: {exc}"
+                    ) from None
                 log.info("%s worker process started (pid %d)", self.name, self.pid)
             return self._pool
 

@@ -103,6 +103,13 @@ def test_a_worker_that_dies_costs_one_call_and_the_next_starts_afresh() -> None:
         worker.close()
 
 
+def test_a_worker_that_cannot_start_says_so() -> None:
+    worker = WorkerProcess("doomed", os._exit, (1,))  # its setup ends it
+    with pytest.raises(WorkerDied, match="doomed worker process did not start"):
+        worker.start()
+    assert worker.pid is None
+
+
 def test_closing_ends_a_hung_call_at_once() -> None:
     worker = WorkerProcess("hung")
     worker.start()
