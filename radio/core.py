@@ -32,7 +32,7 @@ from radio.generators.pool import Pooled, WorkerView
 from radio.hls import HlsStream
 from radio.lineup.dayparts import daypart_at
 from radio.lineup.stations import Daypart, Station, StationsConfig
-from radio.offload import PreparationProcess
+from radio.offload import PreparationProcess, WorkerProcess
 from radio.outputs.icecast import IcecastOutput, Target
 from radio.playout import Pacing, Playout
 from radio.prepare import cache_audio
@@ -224,6 +224,15 @@ class Radio:
         on_air = self.on_air.get(station_id)
         playing = on_air.playout.seconds_left if on_air else 0.0
         return self.backlog.seconds_queued(station_id) + playing
+
+    def worker_pids(self) -> dict[str, int]:
+        """The worker processes running now, by what they do ("generator", "preparation")."""
+        found = {}
+        for what, owner in (("generator", self.generator), ("preparation", self.preparation)):
+            worker = getattr(owner, "worker", None)
+            if isinstance(worker, WorkerProcess) and worker.pid is not None:
+                found[what] = worker.pid
+        return found
 
     def pool(self) -> tuple[str, list[WorkerView]]:
         """Where generation runs ("local" or "ray") and each worker's state and counts."""

@@ -228,3 +228,10 @@ async def test_a_server_prepares_in_its_worker_process_and_ends_it_on_stop(
         if line.startswith("radio_generation_cpu_seconds_total{")
     ]
     assert cpu and all(seconds > 0 for seconds in cpu)  # preparation's CPU, from the worker
+    # The worker's own memory is on /metrics beside the server's, which does not hold it.
+    [memory] = [
+        float(line.split()[-1])
+        for line in body.splitlines()
+        if line.startswith("radio_preparation_worker_process_resident_memory_bytes ")
+    ]
+    assert memory > 10e6

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,7 +138,7 @@ FAMILIES = (
     (
         "radio_generation_cpu_seconds",
         "counter",
-        "CPU time this process spent generating and preparing the station's audio.",
+        "CPU time spent generating and preparing the station's audio (worker processes too).",
         "station",
         "generation_cpu_seconds",
     ),
@@ -207,16 +207,28 @@ def disk_used(folder: Path) -> int:
     return total
 
 
-def render(samples: list[StationSample], cache_dir: Path) -> bytes:
-    """The exposition text; on a worker thread (it walks the cache and reads /proc)."""
+def render(
+    samples: list[StationSample], cache_dir: Path, workers: Mapping[str, int] | None = None
+) -> bytes:
+    """The exposition text; on a worker thread (it walks the cache and reads /proc).
+
+    `workers` (what each does: pid) get the process collector's figures too, under
+    `radio_<what>_worker_process_*`: their memory and CPU are not in the server's."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(RadioCollector(samples, cache_dir))
     registry.register(ProcessCollector(registry=None))
+    for what, pid in (workers or {}).items():
+        namespace = f"radio_{what}_worker"
+        registry.register(ProcessCollector(namespace, pid=_always(pid), registry=None))
     return generate_latest(registry)
+
+
+def _always(pid: int) -> Callable[[], int]:
+    return lambda: pid
 
 
 async def metrics(request: web.Request) -> web.Response:
     """GET /metrics: the Prometheus text format."""
     radio = request.app[RADIO]
-    body = await asyncio.to_thread(render, sample(radio), radio.cache_dir)
+    body = await asyncio.to_thread(render, sample(radio), radio.cache_dir, radio.worker_pids())
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
