@@ -32,7 +32,7 @@ from radio.generators.pool import Pooled, WorkerView
 from radio.hls import HlsStream
 from radio.lineup.dayparts import daypart_at
 from radio.lineup.stations import Daypart, Station, StationsConfig
-from radio.offload import PreparationProcess, WorkerProcess
+from radio.offload import PreparationProcess, worker_of
 from radio.outputs.icecast import IcecastOutput, Target
 from radio.playout import Pacing, Playout
 from radio.prepare import cache_audio
@@ -229,8 +229,8 @@ class Radio:
         """The worker processes running now, by what they do ("generator", "preparation")."""
         found = {}
         for what, owner in (("generator", self.generator), ("preparation", self.preparation)):
-            worker = getattr(owner, "worker", None)
-            if isinstance(worker, WorkerProcess) and worker.pid is not None:
+            worker = worker_of(owner)
+            if worker is not None and worker.pid is not None:
                 found[what] = worker.pid
         return found
 

@@ -66,19 +66,23 @@ class WorkerProcess:
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
         self.pid: int | None = None
+        self.cpu_seconds_spent = 0.0  # on calls, in the process: what /metrics counts
 
     def call(self, function: Callable[..., T], *args: Any) -> T:
         pool = self._running()
         try:
-            future = pool.submit(function, *args)
+            future = pool.submit(_timed, function, *args)
         except BrokenProcessPool as exc:
             raise self._died(pool, exc) from None
         except RuntimeError as exc:  # shut down since _running(): the radio is stopping
             raise WorkerDied(f"the {self.name} worker process was stopped") from exc
         try:
-            return future.result()
+            result, cpu = future.result()
         except BrokenProcessPool as exc:
             raise self._died(pool, exc) from None
+        with self._lock:
+            self.cpu_seconds_spent += cpu
+        return result
 
     def _died(self, pool: ProcessPoolExecutor, exc: BaseException) -> WorkerDied:
         with self._lock:
@@ -148,9 +152,21 @@ def _orphan_watch(server: int) -> None:
     os._exit(0)
 
 
-def spent_cpu(worker: object) -> float:
-    """CPU seconds a generator's or stages' worker process has spent on calls (0 in-process)."""
-    return float(getattr(worker, "cpu_seconds_spent", 0.0))
+def worker_of(owner: object) -> WorkerProcess | None:
+    """The worker process a generator or the preparation stages run in; None in-process."""
+    worker = getattr(owner, "worker", None)
+    return worker if isinstance(worker, WorkerProcess) else None
+
+
+def spent_cpu(owner: object) -> float:
+    """CPU seconds `owner`'s worker process has spent on calls (0 in-process)."""
+    worker = worker_of(owner)
+    return worker.cpu_seconds_spent if worker is not None else 0.0
+
+
+def _timed(function: Callable[..., T], *args: Any) -> tuple[T, float]:
+    started = time.process_time()
+    return function(*args), time.process_time() - started
 
 
 # -- preparation ----------------------------------------------------------------------
@@ -161,23 +177,12 @@ class PreparationProcess:
 
     def __init__(self) -> None:
         self.worker = WorkerProcess("preparation")
-        self.cpu_seconds_spent = 0.0
 
     def __call__(self, generated: GeneratedAudio, cache_dir: Path) -> CachedAudio:
-        timed: tuple[CachedAudio, float] = self.worker.call(
-            _timed, cache_audio, generated, cache_dir
-        )
-        cached, cpu = timed
-        self.cpu_seconds_spent += cpu
-        return cached
+        return self.worker.call(cache_audio, generated, cache_dir)
 
     def close(self) -> None:
         self.worker.close()
-
-
-def _timed(function: Callable[..., T], *args: Any) -> tuple[T, float]:
-    started = time.process_time()
-    return function(*args), time.process_time() - started
 
 
 # -- generation -----------------------------------------------------------------------
@@ -224,7 +229,6 @@ class ProcessGenerator:
     def __init__(self, spec: WorkerSpec, cache_dir: Path) -> None:
         self.worker = WorkerProcess("generator", _build, (spec,))
         self.cache_dir = cache_dir
-        self.cpu_seconds_spent = 0.0
         about = self.worker.call(_about)
         if about.error is not None:
             self.worker.close()
@@ -233,8 +237,7 @@ class ProcessGenerator:
         self.parameters = about.parameters
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GeneratedAudio]:
-        spilled, cpu = self.worker.call(_generate, list(requests), self.cache_dir)
-        self.cpu_seconds_spent += cpu
+        spilled = self.worker.call(_generate, list(requests), self.cache_dir)
         return [SpilledAudio.load(*made) for made in spilled]
 
     def close(self) -> None:
@@ -262,9 +265,8 @@ def _about() -> About:
 Spilled = tuple[GenerationRequest, Path, int, dict[str, object]]
 
 
-def _generate(requests: list[GenerationRequest], cache_dir: Path) -> tuple[list[Spilled], float]:
+def _generate(requests: list[GenerationRequest], cache_dir: Path) -> list[Spilled]:
     assert _worker is not None and _worker.generator is not None
-    started = time.process_time()
     made = _worker.generator.generate(requests)
     spilled: list[Spilled] = []
     try:
@@ -276,7 +278,7 @@ def _generate(requests: list[GenerationRequest], cache_dir: Path) -> tuple[list[
         for _, path, _, _ in spilled:
             path.unlink(missing_ok=True)
         raise
-    return spilled, time.process_time() - started
+    return spilled
 
 
 def _spill_path(cache_dir: Path, request: GenerationRequest) -> Path:

@@ -121,15 +121,17 @@ class Settings:
         return replace(cls(), **values)
 
 
-BOOLEANS = {"1": True, "true": True, "yes": True, "on": True}
-BOOLEANS |= {"0": False, "false": False, "no": False, "off": False}
+BOOLEANS = {"1": True, "true": True, "yes": True, "on": True} | {
+    "0": False, "false": False, "no": False, "off": False
+}  # fmt: skip
 
 
 def _convert(name: str, kind: type, raw: str) -> Any:
     if kind is bool:  # bool("false") is True
-        if raw.strip().lower() not in BOOLEANS:
+        word = raw.strip().lower()
+        if word not in BOOLEANS:
             raise ConfigError(f"cannot read {raw!r} as true or false", key=f"RADIO_{name.upper()}")
-        return BOOLEANS[raw.strip().lower()]
+        return BOOLEANS[word]
     try:
         return kind(raw)
     except ValueError as exc:

@@ -30,6 +30,7 @@ from radio.offload import (
     SpilledAudio,
     WorkerProcess,
     discard,
+    spent_cpu,
 )
 from radio.prepare import cache_audio
 from radio.scheduler import Scheduler
@@ -67,7 +68,7 @@ def test_the_synth_in_a_worker_process_makes_the_same_audio_spilled_on_disk(
     assert made.spill.parent == tmp_path / "jazz" and spills(tmp_path) == [made.spill]
     np.testing.assert_array_equal(made.samples, here.samples)
     assert made.parameters == here.parameters
-    assert generator.cpu_seconds_spent > 0.0  # the worker's CPU, for /metrics
+    assert spent_cpu(generator) > 0.0  # the worker's CPU, for /metrics
     # It travels to the preparation process as its path, not its megabytes.
     assert len(pickle.dumps(made)) < 4096 < made.samples.nbytes
     discard(made)
@@ -89,7 +90,7 @@ def test_preparation_in_a_worker_process_writes_what_the_server_would(
     here = cache_audio(ToneGenerator().generate([request])[0], tmp_path / "here")
     assert there == here == from_memory
     assert (tmp_path / "there" / there.path).is_file()
-    assert preparation.cpu_seconds_spent > 0.0
+    assert spent_cpu(preparation) > 0.0
 
 
 def test_a_worker_that_dies_costs_one_call_and_the_next_starts_afresh() -> None:
