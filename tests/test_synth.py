@@ -319,8 +319,9 @@ def test_long_track_has_a_form_that_builds(synth: SynthGenerator) -> None:
     intro_end = round(int(form[0][1]) * bar)
     body_start = round(sum(int(bars) for _, bars in form[:2]) * bar)
     intro, body = out.samples[:intro_end], out.samples[body_start : body_start + intro_end]
-    # The intro is sparser than the first A (the band, with its melody), yet opens near
-    # its level: a radio join hears an intro far under the band as a hole (#9).
+    # The intro is lighter than the first A (the band with its crash, its whole groove,
+    # at full energy), yet opens near its level: a radio join hears an intro far under
+    # the band as a hole (#9).
     assert rms_db(intro) + 1.0 < rms_db(body) < rms_db(intro) + 6.0
 
 
@@ -359,6 +360,41 @@ def test_the_outro_carries_the_melody_to_the_end() -> None:
     starts = outro.start_bar * bar
     leads = [n for n in score.notes if n.part == "lead" and n.time >= starts]
     assert leads and max(n.time for n in leads) > starts + (outro.bars - 1) * bar
+
+
+def test_a_track_opens_with_the_band_and_its_held_chords_sustain() -> None:
+    """What was left of the holes at joins (#9): intros of chords and drums alone, breaks
+    and final chords held on a piano or a guitar that dies away, and lo-fi's lazy comping
+    left 400 ms 6-18 LU under the band, in the crossfade or just beside it."""
+    lofi = PALETTES["lo-fi hip-hop"]
+    for seed in range(40):
+        plan, _, rng = plan_unused(request("Lo-Fi Hip-Hop", seed=seed, seconds=75.0), frozenset())
+        score = compose(plan, rng)
+        if any(section.label == "break" for section in score.sections):
+            break
+    else:
+        pytest.fail("no lo-fi form with a break in 40 seeds")
+    bar = 4 * 60 / plan.tempo
+    intro = {note.part for note in score.notes if note.time < bar}
+    assert {"bass", "lead", "chords"} <= intro  # the band plays from the first bar
+
+    def held(start: float, end: float) -> set[str]:
+        return {
+            note.voice
+            for note in score.notes
+            if note.part == "chords" and start <= note.time < end and note.steps >= 16
+        }
+
+    for section in score.sections:
+        start, end = section.start_bar * bar, (section.start_bar + section.bars) * bar
+        # The bed under every section (lo-fi's comping is a Rhodes hit or two a bar);
+        # a break holds its chords on the sustaining voice alone.
+        assert lofi.hold in held(start, end), section
+        if section.label == "break":
+            assert held(start, end) == {lofi.hold}
+    last = max(note.time for note in score.notes if note.part == "chords")
+    assert lofi.hold in held(last - 0.05, last + 0.05)  # the final chord sustains
+    assert lofi.bed > 0 and PALETTES["rock"].bed == 0  # a bed only where the comping is sparse
 
 
 def test_rejects_a_track_of_no_length(synth: SynthGenerator) -> None:

@@ -17,9 +17,11 @@ from radio.generators.synth.palettes import Ensemble, Palette
 from radio.generators.synth.theory import Chord, Key, parse_chord, parse_progression
 
 FORMS = (("A", "B", "A", "B"), ("A", "A", "B", "A"), ("A", "B", "break", "B", "A"))
-# Which parts play in each kind of section, and how hard.
+# Which parts play in each kind of section, and how hard. The intro plays the band: on
+# the radio a track begins at full musical level, as a radio edit does, or the join
+# heard a hole where chords and drums played alone (#9); it is lighter by its drums.
 PARTS = {
-    "intro": {"chords", "drums"},
+    "intro": {"drums", "bass", "chords", "lead"},
     "A": {"drums", "bass", "chords", "lead"},
     "B": {"drums", "bass", "chords", "lead", "extra"},
     "break": {"chords", "lead", "extra", "bass"},

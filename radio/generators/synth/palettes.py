@@ -55,6 +55,9 @@ class Palette:
     # A sustaining voice that holds the intro's chords under comping that dies away within
     # a beat (piano, guitar, skank); None: the comping voice holds them itself.
     hold: str | None = None
+    # Where the comping leaves holes even inside the tracks (a skank, a lazy Rhodes), the
+    # hold voice keeps playing under every section at this level (0: the intro only).
+    bed: float = 0.0
     fill: str = "snare"  # "toms" | "snare": the instrument of section-end fills
     crash: bool = False
     accent: str | None = None  # a drum on section downbeats when there is no groove
@@ -271,7 +274,7 @@ PALETTES: dict[str, Palette] = {
             Ensemble(("bassline",), ("melodica", "organ"), "skank", "rhythm", _SKANK,
                      "sub_bass"),
         ),
-        bass_patterns=("R--.R.5-..R-5-..", "R-.R..5-R--.3-5."),
+        bass_patterns=("R--.R.5-..R-5-N-", "R-.R..5-R--.3-5."),
         kit=Kit(kick_hz=(110.0, 50.0), kick_decay=0.35, snare_hz=240.0, snare_decay=0.1),
         grooves=(
             # One drop: kick and rim together on three.
@@ -286,7 +289,7 @@ PALETTES: dict[str, Palette] = {
              {"kick": "x...x...x...x...", "rim": "........x.......", "hat": "x.xxx.xxx.xxx.xx",
               "openhat": "......x.......x."}),
         ),
-        hold="organ",
+        hold="organ", bed=0.85,
         intro_drums=("hat", "rim", "kick"), swing=0.56, melody="pentatonic", density=0.35,
         reverb=(2.0, 0.3), humanize=0.006, echo=0.4, levels={"drums": 1.6},
     ),
@@ -324,7 +327,7 @@ PALETTES: dict[str, Palette] = {
              {"cowbell": "x.x.x.xx.x.x.x.x", "conga_lo": "x..x....x..x....",
               "conga_hi": "....x.x.....x.x.", "shaker": "xoxoxoxoxoxoxoxo"}),
         ),
-        hold="harmonium",
+        hold="harmonium", bed=0.85,
         intro_drums=("shaker",), fill="congas",
         scale_words={"middle eastern": "hijaz", "balkan": "hijaz",
                      "west african": "major pentatonic", "celtic": "major pentatonic"},
@@ -363,7 +366,7 @@ PALETTES: dict[str, Palette] = {
             Ensemble(("tape bass",), ("epiano", "soft_lead"), "epiano", "rhythm",
                      ("x-------x-------", "x-----x-----x---")),
         ),
-        bass_patterns=("R-----.R-.5-....", "R-----..R-5-..7."),
+        bass_patterns=("R-----.R-.5-..N-", "R-----..R-5-..7."),
         kit=Kit(kick_hz=(100.0, 45.0), kick_decay=0.3, kick_click=0.1, snare_decay=0.12,
                 hat_decay=0.03, lowpass_hz=6000.0),
         grooves=(
@@ -379,7 +382,7 @@ PALETTES: dict[str, Palette] = {
              {"kick": "x.....x...x.....", "snare": "........x......o",
               "hat": "x.x.x.x.x.x.x.x."}),
         ),
-        hold="pad",
+        hold="pad", bed=0.85,
         intro_drums=("hat",), swing=0.58, swing_16ths=True, density=0.3, lead_range=(62, 80),
         reverb=(1.5, 0.25), humanize=0.012, crackle=True,
     ),

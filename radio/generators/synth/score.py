@@ -28,7 +28,7 @@ from radio.generators.synth.theory import Chord, nearest_pitch, scale_pitches, v
 
 VELOCITY = {"X": 1.0, "x": 0.8, "o": 0.4}
 BEAT_KEEPING_HITS = 4  # an intro's drums mark at least this many beats a bar
-HOLD_LEVEL = 1.0  # the held chords under an intro's comping, against the comping's 0.8
+HOLD_LEVEL = 1.0  # chords held under an intro's or an outro's comping, against the comping's 0.8
 # Three-four time sets the genre's four-four patterns aside and waltzes instead.
 WALTZ_GROOVE = {"kick": "x...........", "snare": "....o...o...", "hat": "x.x.x.x.x.x."}
 WALTZ_BASS = ("R-------5---", "R---5---8---")
@@ -141,10 +141,7 @@ class _Composer:
         previous = BASS_RANGE[0] + 8
         for n, slot in enumerate(slots):
             section = slot.section
-            # The bass enters halfway through the intro, so the track builds.
-            halfway = (section.start_bar + section.bars // 2) * bar_steps
-            entered = section.label == "intro" and slot.step >= halfway
-            if "bass" not in PARTS[section.label] and not entered:
+            if "bass" not in PARTS[section.label]:
                 continue
             following = slots[n + 1] if n + 1 < len(slots) else slot
             if section.label == "break":
@@ -194,19 +191,26 @@ class _Composer:
             voicing = voice_chord(classes, low, high, voicing)
             last = n + 1 == len(slots)
             energy = ENERGY[label]
-            style = ens.comp if label != "break" or ens.comp == "arp" else "pad"
+            style, voice = ens.comp, ens.chords
+            if label == "break" and ens.comp != "arp":
+                # A break holds its chords; a piano or a guitar held would die away into
+                # a hole (#9), so the palette's sustaining voice holds them.
+                style, voice = "pad", self.palette.hold or ens.chords
             patterns = ens.patterns
             if self.waltz and style in ("rhythm", "strum", "power"):
                 patterns = WALTZ_COMP
             pattern = patterns[label == "B"]
-            self._comp("chords", ens.chords, style, pattern, slot, voicing, energy * 0.8, last)
-            if label == "intro" and style != "pad":
+            self._comp("chords", voice, style, pattern, slot, voicing, energy * 0.8, last)
+            edge = label in ("intro", "outro") or last
+            hold = HOLD_LEVEL if edge else self.palette.bed
+            if hold and style != "pad":
                 # Sparse comping leaves holes between hits that a radio join hears as a
-                # dip (#9): the intro holds its chords under the hits, so it opens at
-                # the band's level while the hits keep the genre's rhythm. A piano or a
-                # skank held still dies away within a beat: the palette's hold voice sustains.
+                # dip (#9): the intro and the outro hold their chords under the hits, so a
+                # track opens and ends at the band's level while the hits keep the genre's
+                # rhythm. A piano or a skank held still dies away within a beat: the
+                # palette's hold voice sustains.
                 held = self.palette.hold or ens.chords
-                self._comp("chords", held, "pad", pattern, slot, voicing, energy * HOLD_LEVEL, last)
+                self._comp("chords", held, "pad", pattern, slot, voicing, energy * hold, last)
             if ens.extra and "extra" in PARTS[label]:
                 upper = voice_chord(classes, low + 12, high + 12, upper)
                 extra = (ens.extra_style, ens.extra_pattern)
