@@ -6,7 +6,7 @@ import pytest
 from scipy.signal import butter, resample_poly, sosfilt
 
 from radio.audio.crossfade import BLEND_TOLERANCE_LU, blend, crossfade, equal_power_gains
-from radio.audio.edges import guard_clicks, level_edges, trim_silence
+from radio.audio.edges import HOLE_LU, guard_clicks, level_edges, trim_silence
 from radio.audio.loudness import (
     PEAK_DBTP,
     TARGET_LUFS,
@@ -64,6 +64,24 @@ def test_level_edges_lifts_a_quiet_intro_and_ending_to_the_body() -> None:
     assert levels.max() < body + 2  # lifted to the body, not above it
     even = noise(30.0, 0.1, seed=3)
     np.testing.assert_array_equal(level_edges(even, RATE), even)  # nothing to do
+
+
+def test_level_edges_fills_a_rest_in_an_edge_and_leaves_the_body_alone() -> None:
+    """A 350 ms rest is too short for the 1 s blocks the edges are levelled on, yet a
+    join's 400 ms level falls 8-17 LU into one (#9): inside the edges it is ridden up."""
+    audio = noise(30.0, 0.1)
+    rest = slice(int(3.0 * RATE), int(3.35 * RATE))
+    middle = slice(int(15.0 * RATE), int(15.35 * RATE))
+    audio[rest] *= np.float32(0.01)
+    audio[middle] *= np.float32(0.01)
+    levelled = level_edges(audio, RATE)
+    before, after = momentary_loudness(audio, RATE), momentary_loudness(levelled, RATE)
+    body = float(np.median(before))
+    edge, centre = slice(20, 40), slice(140, 160)  # blocks around the rests (100 ms hops)
+    assert before[edge].min() < body - 6 and before[centre].min() < body - 6
+    assert after[edge].min() > body - HOLE_LU - 0.5  # filled to HOLE_LU under the body
+    assert after[edge].max() < body + 2  # the beats beside it barely move
+    np.testing.assert_array_equal(levelled[middle], audio[middle])  # a rest mid-track stays
 
 
 def overshooting(seconds: float = 2.0) -> np.ndarray:

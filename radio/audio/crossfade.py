@@ -10,7 +10,8 @@ Equal power also assumes both ends play at full level all through the overlap. W
 one falls silent for a beat (a rest in an intro, a chord left to ring), the other is
 3 dB down at the midpoint and the join dips up to 8 LU as heard (#9). So `blend`
 also rides the mix's momentary level up towards the loudness every track is
-normalised to, as a segue leveller does: only up, eased, at most MAX_BLEND_LIFT_DB.
+normalised to, as a segue leveller does: only up, eased, at most 9 dB (a rest in one
+end plus the 3 dB both are down at the midpoint).
 """
 
 from __future__ import annotations
@@ -18,13 +19,10 @@ from __future__ import annotations
 import numpy as np
 
 from radio.audio import Samples
-from radio.audio.edges import block_centres, ease, per_frame
+from radio.audio.edges import ride_up
 from radio.audio.loudness import TARGET_LUFS, limit_peaks
-from radio.audio.meter import HOP_SECONDS, MOMENTARY_SECONDS, Levels, momentary_loudness
 
 BLEND_TOLERANCE_LU = 2.0  # a crossfade this close to the tracks' level is left as mixed
-MAX_BLEND_LIFT_DB = 9.0  # a rest in one end plus the 3 dB both are down at the midpoint
-BLEND_EASE_SECONDS = 0.3  # under one momentary block, so a beat-long hole is filled
 
 
 def equal_power_gains(start: int, count: int, total: int) -> tuple[Samples, Samples]:
@@ -50,22 +48,10 @@ def crossfade(
 def blend(outgoing: Samples, incoming: Samples, rate: int) -> Samples:
     """The whole equal-power crossfade of two equal-length ends, held near the level
     every track plays at, its true peak held at the ceiling every prepared track keeps (the
-    limiter leaves the rest as is)."""
+    limiter leaves the rest as is).
+
+    The level it is held near is the loudness every prepared track is normalised to: their
+    ends were lifted to their bodies already, so that is the level the listener heard
+    before and will hear after."""
     mixed = crossfade(outgoing, incoming)
-    lift = blend_lift_db(mixed, rate)
-    if lift.any():
-        mixed = (mixed * (10.0 ** (lift / 20.0)).astype(np.float32)[:, None]).astype(np.float32)
-    return limit_peaks(mixed, rate)
-
-
-def blend_lift_db(mixed: Samples, rate: int) -> Levels:
-    """Per frame, the gain in dB that brings the crossfade's momentary level up to near
-    the loudness every prepared track is normalised to (its ends were lifted to their
-    bodies already, so that is the level the listener heard before and will hear after)."""
-    levels = momentary_loudness(mixed, rate)
-    if len(levels) < 3:
-        return np.zeros(len(mixed))
-    centres = block_centres(len(levels), MOMENTARY_SECONDS, HOP_SECONDS)
-    short = np.clip(TARGET_LUFS - BLEND_TOLERANCE_LU - levels, 0.0, MAX_BLEND_LIFT_DB)
-    eased = ease(short, round(BLEND_EASE_SECONDS / HOP_SECONDS))
-    return per_frame(eased, centres, rate, 0, len(mixed))
+    return limit_peaks(ride_up(mixed, rate, TARGET_LUFS - BLEND_TOLERANCE_LU), rate)
