@@ -54,4 +54,6 @@ def blend(outgoing: Samples, incoming: Samples, rate: int) -> Samples:
     ends were lifted to their bodies already, so that is the level the listener heard
     before and will hear after."""
     mixed = crossfade(outgoing, incoming)
-    return limit_peaks(ride_up(mixed, rate, TARGET_LUFS - BLEND_TOLERANCE_LU), rate)
+    # One pass: the edges' holes were filled in preparation, and playout renders this.
+    lifted = ride_up(mixed, rate, TARGET_LUFS - BLEND_TOLERANCE_LU, passes=1)
+    return limit_peaks(lifted, rate)

@@ -160,6 +160,7 @@ def ride_up(
     floor: float,
     weight: Callable[[Levels], Levels] | None = None,
     spread: bool = False,
+    passes: int = RIDE_PASSES,
 ) -> Samples:
     """`samples` with the momentary (400 ms) level lifted wherever it falls under
     `floor` (LUFS): only up, eased over RIDE_EASE_SECONDS, at most MAX_RIDE_DB, times
@@ -173,7 +174,7 @@ def ride_up(
     of it a little."""
     lift = np.zeros(len(samples))
     out = samples
-    for _ in range(RIDE_PASSES):
+    for _ in range(passes):
         levels = momentary_loudness(out, rate)
         if len(levels) < 3:
             break
