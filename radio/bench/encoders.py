@@ -58,9 +58,17 @@ def encoders_command(
 
 
 def run_benchmark(
-    seconds: float, track_seconds: float, mp3_kbps: int, opus_kbps: int
+    seconds: float,
+    track_seconds: float,
+    mp3_kbps: int,
+    opus_kbps: int,
+    audio: Samples | None = None,
 ) -> dict[str, Any]:
-    audio = _test_audio(TURN_SECONDS)
+    """`audio` is what the encoders are fed, a turn's length at a time, from its start
+    again when it runs out (the stations' own tracks, say); a tone over noise if None."""
+    source = _test_audio(TURN_SECONDS) if audio is None else audio
+    turn = min(len(source), int(TURN_SECONDS * PLAYOUT_RATE))
+    offset = 0
     mp3: Mp3Encoder[int] = Mp3Encoder(mp3_kbps)
     opus = OpusEncoder(opus_kbps)
 
@@ -77,6 +85,8 @@ def run_benchmark(
     step = int(CHUNK_SECONDS * PLAYOUT_RATE)
     track_frames = int(track_seconds * PLAYOUT_RATE)
     while min(fed.values()) < seconds * PLAYOUT_RATE:
+        audio = np.take(source, np.arange(offset, offset + turn), axis=0, mode="wrap")
+        offset = (offset + turn) % len(source)
         for name, encode in encoders.items():
             start = time.process_time()
             for pos in range(0, len(audio), step):

@@ -9,8 +9,9 @@ left out of the delivery figures and ratios. Then, for each N, the listeners att
 to our mount and to Icecast's in turn, and each server's CPU (from /proc) is read
 over the same length of window. The floor our idle cost is held against is
 measured in the same run: every station's encoders (MP3 and Ogg Opus, as `radio
-bench encoders` feeds them) encoding real-time audio. The Opus mounts are encoded
-on demand, so an idle server's is the MP3 floor (`idle_vs_mp3_encoder_floor`).
+bench encoders` feeds them) encoding a stretch of each station's own cached music.
+The Opus mounts are encoded on demand, so an idle server's is the MP3 floor
+(`idle_vs_mp3_encoder_floor`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
+import soundfile
 
+from radio.audio import PLAYOUT_RATE, Samples
 from radio.bench import encoders
 from radio.bench.clients import Delivery, first_audio, listen
 from radio.bench.icecast import MOUNT, running_icecast
@@ -47,19 +51,42 @@ from radio.bench.serving import (
 from radio.lineup.stations import StationsConfig, load_stations
 
 KEPT_UP_RATE = 0.95  # of the bitrate, over the window
+FLOOR_CLIP_SECONDS = 8.0  # of each station's music, for the encoder floor
 KEPT_UP_GAP = 1.0  # seconds: a longer gap would empty a small player buffer
 WARMUP_SECONDS = 3.0  # after the last connect: bursts sent, reads settled
 PROBES = 5  # fresh listeners timed to their first byte at each N
 
 
-def _encoder_floor(lineup: StationsConfig) -> dict[str, float]:
+def _encoder_floor(lineup: StationsConfig, cache: Path) -> dict[str, float]:
     """Percent of a core the lineup's encoders alone take for real-time audio, by format:
-    one MP3 and one Opus encoder per station, measured as `radio bench encoders` does."""
+    one MP3 and one Opus encoder per station, fed as `radio bench encoders` feeds them,
+    with the stations' own music. (LAME spent 1.7-2.0 % of a core on a station's
+    tracks against 1.5 % on the tone over noise that bench uses: a floor measured on
+    that made the idle server look 20-30 % dearer against it than it is.)"""
     first = lineup.enabled[0]
-    formats = encoders.run_benchmark(10.0, 90.0, first.bitrate, first.opus_bitrate)["formats"]
+    audio = station_audio(lineup, cache)
+    seconds = max(10.0, len(audio) / PLAYOUT_RATE) if audio is not None else 10.0
+    formats = encoders.run_benchmark(seconds, 90.0, first.bitrate, first.opus_bitrate, audio)[
+        "formats"
+    ]
     return {
         name: round(f["percent_of_a_core"] * len(lineup.enabled), 1) for name, f in formats.items()
     }
+
+
+def station_audio(lineup: StationsConfig, cache: Path) -> Samples | None:
+    """FLOOR_CLIP_SECONDS from the middle of one cached track of each station, one after
+    another; None before any station has a track."""
+    clips = []
+    frames = int(FLOOR_CLIP_SECONDS * PLAYOUT_RATE)
+    for station in lineup.enabled:
+        track = next(iter(sorted((cache / station.id).glob("*.flac"))), None)
+        if track is None:
+            continue
+        with soundfile.SoundFile(track) as file:
+            file.seek(max(0, (file.frames - frames) // 2))
+            clips.append(file.read(frames, dtype="float32", always_2d=True))
+    return np.concatenate(clips) if clips else None
 
 
 def measure(
@@ -166,8 +193,6 @@ def listeners_command(
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, max(sizes) * 2 + 1024)), hard))
     lineup = load_stations(stations_path)
     first = lineup.enabled[0]
-    floors = _encoder_floor(lineup)
-    floor = round(sum(floors.values()), 1)
     with tempfile.TemporaryDirectory() as scratch, contextlib.ExitStack() as stack:
         # Long backlogs take many minutes to fill from nothing; a kept cache restores
         # them from its catalog at start, so only what played since is generated.
@@ -176,6 +201,8 @@ def listeners_command(
         ours_port, ice_port = free_port(), free_port()
         lineup_path = bench_lineup(stations_path, folder, backlog_minutes)
         ours = stack.enter_context(running_radio(lineup_path, folder, ours_port))
+        floors = _encoder_floor(lineup, folder)  # on the music the stations now play
+        floor = round(sum(floors.values()), 1)
         ours_generation = partial(generation_cpu, ours_port)
         mount = f"/stream/{first.id}.mp3"
         servers: dict[str, Callable[[int], dict[str, Any]]] = {
