@@ -120,12 +120,14 @@ def wait_ready(port: int, timeout: float = 900.0) -> None:
     raise click.ClickException("our backlogs did not reach their target in time")
 
 
-def bench_lineup(source: Path, folder: Path, backlog_minutes: float) -> Path:
+def bench_lineup(
+    source: Path, folder: Path, backlog_minutes: float, name: str = "stations.toml"
+) -> Path:
     document = tomlkit.parse(source.read_text())
     document["defaults"]["backlog_minutes"] = backlog_minutes
     for table in document["stations"]:
         table.pop("backlog_minutes", None)
-    path = folder / "stations.toml"
+    path = folder / name
     path.write_text(tomlkit.dumps(document))
     return path
 
