@@ -1,13 +1,11 @@
 """`radio bench listeners`: N loopback listeners on one mount of ours and, with
 --against-icecast, of Debian's icecast2 in the same run; CPU, RSS, delivery, first audio.
 
-Our server runs as its own process with the synth generator. It first fills every
-backlog to --backlog-minutes, then runs again with a target of
-RESTING_BACKLOG_MINUTES, so that the backlog it restores from its catalog lasts the
-measurement and the synth rests (fifteen real-time stations keep it busy without a
-pause while a backlog is at its target). Whatever it still spends on generating and
-preparing, read from the server's /metrics, is reported apart and left out of the
-delivery figures and ratios. Then, for each N, the listeners attach
+Our server runs as its own process with the synth generator and is measured once
+every backlog has reached its target. Fifteen real-time stations keep the synth
+busy without a pause even then (a full backlog only puts it ahead), so its CPU for
+generating and preparing, read from the server's /metrics, is reported apart and
+left out of the delivery figures and ratios. Then, for each N, the listeners attach
 to our mount and to Icecast's in turn, and each server's CPU (from /proc) is read
 over the same length of window. The floor our idle cost is held against is
 measured in the same run: every station's encoders (MP3 and Ogg Opus, as `radio
@@ -48,15 +46,11 @@ from radio.bench.serving import (
     rss_mb,
     running_radio,
     split,
-    wait_on_air,
     workers_rss_mb,
 )
 from radio.lineup.stations import StationsConfig, load_stations
 
 KEPT_UP_RATE = 0.95  # of the bitrate, over the window
-# The backlog target while measuring: what was filled before lasts the run (15 minutes
-# of backlog outlast 1,000, 4,000 and 8,000 listeners on both servers).
-RESTING_BACKLOG_MINUTES = 0.5
 FLOOR_CLIP_SECONDS = 8.0  # of each station's music, for the encoder floor
 KEPT_UP_GAP = 1.0  # seconds: a longer gap would empty a small player buffer
 WARMUP_SECONDS = 3.0  # after the last connect: bursts sent, reads settled
@@ -205,13 +199,8 @@ def listeners_command(
         folder = cache or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
         ours_port, ice_port = free_port(), free_port()
-        with running_radio(bench_lineup(stations_path, folder, backlog_minutes), folder, ours_port):
-            pass  # every backlog filled to its target
-        # Measured with a low target, the full backlog it restores lasts the run, so the
-        # synth rests: while it generated, its two worker processes took both cores now
-        # and then, starving our delivery and Icecast's alike within a window.
-        resting = bench_lineup(stations_path, folder, RESTING_BACKLOG_MINUTES, "resting.toml")
-        ours = stack.enter_context(running_radio(resting, folder, ours_port, ready=wait_on_air))
+        lineup_path = bench_lineup(stations_path, folder, backlog_minutes)
+        ours = stack.enter_context(running_radio(lineup_path, folder, ours_port))
         floors = _encoder_floor(lineup, folder)  # on the music the stations now play
         floor = round(sum(floors.values()), 1)
         ours_generation = partial(generation_cpu, ours_port)

@@ -120,14 +120,12 @@ def wait_ready(port: int, timeout: float = 900.0) -> None:
     raise click.ClickException("our backlogs did not reach their target in time")
 
 
-def bench_lineup(
-    source: Path, folder: Path, backlog_minutes: float, name: str = "stations.toml"
-) -> Path:
+def bench_lineup(source: Path, folder: Path, backlog_minutes: float) -> Path:
     document = tomlkit.parse(source.read_text())
     document["defaults"]["backlog_minutes"] = backlog_minutes
     for table in document["stations"]:
         table.pop("backlog_minutes", None)
-    path = folder / name
+    path = folder / "stations.toml"
     path.write_text(tomlkit.dumps(document))
     return path
 
