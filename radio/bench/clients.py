@@ -61,9 +61,15 @@ def _connect(port: int, path: str, count: int, deadline: float) -> list[socket.s
             for fd, _ in epoll.poll(1.0):
                 sock = pending.pop(fd)
                 epoll.unregister(fd)
-                if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0:
+                    sock.close()
+                    continue
+                try:
                     sock.send(_request(path))
-                    connected.append(sock)
+                except OSError:  # reset before the request went: a listener short, not a
+                    sock.close()  # dead client process the parent would wait on for good
+                    continue
+                connected.append(sock)
         for fd, sock in pending.items():
             epoll.unregister(fd)
             sock.close()
