@@ -174,6 +174,7 @@ def ride_up(
     of it a little."""
     lift = np.zeros(len(samples))
     out = samples
+    hold = round(RIDE_EASE_SECONDS / HOP_SECONDS)
     for _ in range(passes):
         levels = momentary_loudness(out, rate)
         if len(levels) < 3:
@@ -184,7 +185,6 @@ def ride_up(
             short *= weight(centres)
         if not short.any():
             break
-        hold = round(RIDE_EASE_SECONDS / HOP_SECONDS)
         eased = fill(short, hold) if spread else ease(short, hold)
         lift = np.minimum(lift + per_frame(eased, centres, rate, 0, len(samples)), MAX_RIDE_DB)
         out = (samples * gain_of(lift)).astype(np.float32)

@@ -51,8 +51,8 @@ from radio.bench.serving import (
 from radio.lineup.stations import StationsConfig, load_stations
 
 KEPT_UP_RATE = 0.95  # of the bitrate, over the window
-FLOOR_CLIP_SECONDS = 8.0  # of each station's music, for the encoder floor
 KEPT_UP_GAP = 1.0  # seconds: a longer gap would empty a small player buffer
+FLOOR_CLIP_SECONDS = 8.0  # of each station's music, for the encoder floor
 WARMUP_SECONDS = 3.0  # after the last connect: bursts sent, reads settled
 PROBES = 5  # fresh listeners timed to their first byte at each N
 
