@@ -8,6 +8,7 @@ they run in file order, the crash last, since it changes what the others read.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -279,23 +280,24 @@ async def test_200_listeners_over_the_relay_and_the_origin_all_keep_up(setup: Se
     this busy playout itself can fall behind for a moment (it logs so), and no fan-out
     can deliver audio that was not made; the seconds it was short are added to the
     gap allowed. `radio bench relay` holds the same crowd to the nominal bitrate."""
-    seconds = 10.0
-    crowds = [
-        listen(setup.relay.port, "/jazz.mp3", LISTENERS // 2, 1),
-        listen(setup.client.port, "/stream/jazz.mp3", LISTENERS - LISTENERS // 2, 1),
-    ]
-    windows = [await asyncio.to_thread(crowd.start, 3.0, seconds) for crowd in crowds]
-    assert [connected for _, connected in windows] == [LISTENERS // 2, LISTENERS - LISTENERS // 2]
-    start = max(window for window, _ in windows)
-    await asyncio.sleep(max(0.0, start - time.monotonic()))
-    broadcast = setup.radio.on_air["jazz"].broadcast
-    cpu, head = _cpu_seconds(), broadcast.head
-    await asyncio.sleep(seconds)
-    origin_cpu = (_cpu_seconds() - cpu) / seconds * 100
-    published = broadcast.head - head
-    short = max(0.0, seconds - published / BYTE_RATE)  # seconds of audio playout owed
-    deliveries = [await asyncio.to_thread(crowd.collect) for crowd in crowds]
-    print(f"published {published / seconds / BYTE_RATE:.2f}x the bitrate in the window")
+    seconds, half = 10.0, LISTENERS // 2
+    with contextlib.ExitStack() as stack:
+        crowds = [
+            stack.enter_context(listen(setup.relay.port, "/jazz.mp3", half, 1)),
+            stack.enter_context(listen(setup.client.port, "/stream/jazz.mp3", LISTENERS - half, 1)),
+        ]
+        windows = [await asyncio.to_thread(crowd.start, 3.0, seconds) for crowd in crowds]
+        assert [connected for _, connected in windows] == [half, LISTENERS - half]
+        start = max(window for window, _ in windows)
+        await asyncio.sleep(max(0.0, start - time.monotonic()))
+        broadcast = setup.radio.on_air["jazz"].broadcast
+        cpu, head = _cpu_seconds(), broadcast.head
+        await asyncio.sleep(seconds)
+        origin_cpu = (_cpu_seconds() - cpu) / seconds * 100
+        published = broadcast.head - head
+        short = max(0.0, seconds - published / BYTE_RATE)  # seconds of audio playout owed
+        deliveries = [await asyncio.to_thread(crowd.collect) for crowd in crowds]
+        print(f"published {published / seconds / BYTE_RATE:.2f}x the bitrate in the window")
     for name, delivered in zip(("relay", "origin"), deliveries, strict=True):
         slowest = min(d.window_bytes for d in delivered) / published
         gap = max(d.longest_gap for d in delivered)

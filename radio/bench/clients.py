@@ -12,17 +12,23 @@ Fresh probes measure a new listener's first byte and its burst meanwhile.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import queue
 import select
 import socket
 import time
 from dataclasses import dataclass
+from multiprocessing.context import SpawnProcess
 from multiprocessing.queues import Queue
 from typing import Any
+
+import click
 
 POLL_SECONDS = 0.1
 CONNECT_SECONDS = 300.0  # Icecast took 20 s per 1,000 here, under load
 CONNECT_BATCH = 25
 PROBE_SECONDS = 0.5  # the burst: what a new listener holds this soon after connecting
+COLLECT_SECONDS = 120.0  # after the window, for every process's figures
 
 
 @dataclass(frozen=True)
@@ -78,10 +84,17 @@ def _connect(port: int, path: str, count: int, deadline: float) -> list[socket.s
 
 
 def _listen(
-    port: int, path: str, count: int, window: Any, ready: Queue[int], out: Queue[list[Delivery]]
+    port: int,
+    path: str,
+    count: int,
+    window: Any,
+    ready: Queue[int],
+    out: Queue[list[Delivery]],
+    parent: int,
 ) -> None:
     """One client process: `count` listeners, measured in the window the parent sets
-    (a shared pair of monotonic times) once every process has connected."""
+    (a shared pair of monotonic times) once every process has connected. It ends with
+    its parent: a bench that failed never sets the window."""
     heads_by = time.monotonic() + CONNECT_SECONDS
     socks = {sock.fileno(): sock for sock in _connect(port, path, count, heads_by)}
     # Ready once every listener has its response head: Icecast accepts a connection
@@ -123,6 +136,8 @@ def _listen(
         if not announced and (not head or now > heads_by):
             ready.put(len(socks) - len(head) - len(closed))
             announced = True
+        if os.getppid() != parent:
+            return
         time.sleep(POLL_SECONDS)
     for fd in socks:
         if fd not in closed and window[1] - last.get(fd, window[0]) > gap[fd]:
@@ -137,38 +152,78 @@ def _listen(
 @dataclass
 class Crowd:
     """Client processes under way: `start` sets the window once all have connected,
-    `collect` gathers their figures after it."""
+    `collect` gathers their figures after it, `close` ends whatever is left (use the
+    crowd as a context manager). A process that dies fails the bench within a second,
+    never after a timeout's minutes."""
 
     ready: Queue[int]
     results: Queue[list[Delivery]]
     window: Any  # multiprocessing.Array("d", 2): start and end, 0 until set
-    processes: list[multiprocessing.Process]
+    processes: list[SpawnProcess]
+
+    def __enter__(self) -> Crowd:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     def start(self, warmup: float, seconds: float) -> tuple[float, int]:
         """Wait until every listener is connected, then open the window after `warmup`."""
-        connected = sum(self.ready.get(timeout=CONNECT_SECONDS + 30) for _ in self.processes)
+        counts = self._gather(self.ready, "connect", CONNECT_SECONDS + 30)
         start = time.monotonic() + warmup
         self.window[0], self.window[1] = start, start + seconds
-        return start, connected
+        return start, sum(counts)
 
     def collect(self) -> list[Delivery]:
-        results: list[Delivery] = []
-        for _ in self.processes:
-            results += self.results.get(timeout=120)
+        wait = self.window[1] - time.monotonic() + COLLECT_SECONDS
+        results = [d for got in self._gather(self.results, "report", wait) for d in got]
         for proc in self.processes:
             proc.join(timeout=30)
         return results
 
+    def close(self) -> None:
+        for proc in self.processes:
+            if proc.is_alive():
+                proc.terminate()
+            proc.join(timeout=10)
+
+    def _gather(self, source: Queue[Any], doing: str, seconds: float) -> list[Any]:
+        """One item from each process; a process that ended without sending its item
+        cannot send it later, so its end fails the bench at once."""
+        deadline = time.monotonic() + seconds
+        items: list[Any] = []
+        while len(items) < len(self.processes):
+            # Taken before the get: what a process sent is in the pipe once it has ended.
+            ended = [p.exitcode for p in self.processes if p.exitcode is not None]
+            try:
+                items.append(source.get(timeout=1.0))
+                continue
+            except queue.Empty:
+                pass
+            if len(ended) > len(items) or time.monotonic() > deadline:
+                self.close()
+                why = f"exit codes {ended}" if ended else f"still waiting after {seconds:.0f} s"
+                raise click.ClickException(
+                    f"{len(self.processes) - len(items)} of {len(self.processes)} listener "
+                    f"processes did not {doing} ({why})"
+                )
+        return items
+
 
 def listen(port: int, path: str, count: int, processes: int) -> Crowd:
-    """Start `processes` client processes sharing `count` listeners of `path`."""
-    crowd = Crowd(
-        multiprocessing.Queue(), multiprocessing.Queue(), multiprocessing.Array("d", 2), []
-    )
+    """Start `processes` client processes sharing `count` listeners of `path`.
+
+    Spawned, not forked: a forked child copies every lock as it was at that instant,
+    held ones too, and the bench may run in a process with other threads (the test
+    suite's). One forked child hung for good in multiprocessing's own after-fork hooks,
+    before it ran a line of ours, and the soak test waited out its timeout."""
+    spawn = multiprocessing.get_context("spawn")
+    crowd = Crowd(spawn.Queue(), spawn.Queue(), spawn.Array("d", 2), [])
     for n in range(processes):
         share = count // processes + (n < count % processes)
-        args = (port, path, share, crowd.window, crowd.ready, crowd.results)
-        crowd.processes.append(multiprocessing.Process(target=_listen, args=args))
+        args = (port, path, share, crowd.window, crowd.ready, crowd.results, os.getpid())
+        # Daemons: an interpreter that exits (a failed bench, a test) never waits on one.
+        crowd.processes.append(spawn.Process(target=_listen, args=args, daemon=True))
         crowd.processes[-1].start()
     return crowd
 

@@ -100,15 +100,15 @@ def measure(
     generation: Callable[[], float] = no_generation,
 ) -> dict[str, Any]:
     """Attach `count` listeners, then read CPU, RSS, delivery and first audio in a window."""
-    crowd = listen(port, path, count, processes)
-    start, connected = crowd.start(WARMUP_SECONDS, seconds)
-    time.sleep(max(0.0, start - time.monotonic()))
-    cpu_before, made = cpu_seconds(pid), generation()
-    probes = [first_audio(port, path) for _ in range(PROBES)]
-    time.sleep(max(0.0, start + seconds - time.monotonic()))
-    cpu = split(cpu_seconds(pid) - cpu_before, generation() - made, seconds)
-    rss, workers_rss = rss_mb(pid), workers_rss_mb(pid)
-    deliveries = crowd.collect()
+    with listen(port, path, count, processes) as crowd:
+        start, connected = crowd.start(WARMUP_SECONDS, seconds)
+        time.sleep(max(0.0, start - time.monotonic()))
+        cpu_before, made = cpu_seconds(pid), generation()
+        probes = [first_audio(port, path) for _ in range(PROBES)]
+        time.sleep(max(0.0, start + seconds - time.monotonic()))
+        cpu = split(cpu_seconds(pid) - cpu_before, generation() - made, seconds)
+        rss, workers_rss = rss_mb(pid), workers_rss_mb(pid)
+        deliveries = crowd.collect()
     time.sleep(2.0)  # let the server see every listener go before the next step
     return {
         **cpu,

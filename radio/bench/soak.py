@@ -12,6 +12,7 @@ gap among 60 listeners in 15 minutes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
@@ -69,9 +70,13 @@ def run_soak(
         lineup_path = bench_lineup(stations_path, folder, backlog_minutes)
         lineup = load_stations(lineup_path)
         port, log = free_port(), folder / "server.log"
-        with running_radio(lineup_path, folder, port, ready=wait_on_air, log=log) as pid:
+        with (
+            running_radio(lineup_path, folder, port, ready=wait_on_air, log=log) as pid,
+            contextlib.ExitStack() as stack,
+        ):
             crowds: dict[str, Crowd] = {
-                s.id: listen(port, f"/stream/{s.id}.mp3", listeners, 1) for s in lineup.enabled
+                s.id: stack.enter_context(listen(port, f"/stream/{s.id}.mp3", listeners, 1))
+                for s in lineup.enabled
             }
             starts = {sid: crowd.start(WARMUP_SECONDS, seconds)[0] for sid, crowd in crowds.items()}
             time.sleep(max(0.0, max(starts.values()) + seconds - time.monotonic()))

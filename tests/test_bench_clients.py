@@ -1,0 +1,91 @@
+"""The benches' listener processes: a dead one fails the bench at once, and none
+outlives the process that started it (a failed soak test once held CI's exit open)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+
+from radio.bench.clients import listen
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that takes connections (the kernel's backlog) and never answers one, so
+    its listeners wait for a response head they never get."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(64)
+        yield server.getsockname()[1]
+
+
+def ended(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")  # a zombie has run its last
+
+
+def wait_until_ended(pids: list[int], seconds: float = 30.0) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while (alive := [pid for pid in pids if not ended(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return alive
+
+
+def test_a_listener_process_that_dies_fails_the_bench_at_once(silent_port: int) -> None:
+    with listen(silent_port, "/stream/jazz.mp3", 4, 2) as crowd:
+        victim = crowd.processes[0]
+        assert victim.pid is not None
+        os.kill(victim.pid, signal.SIGKILL)
+        began = time.monotonic()
+        with pytest.raises(click.ClickException, match=r"did not connect \(exit codes \[-9\]\)"):
+            crowd.start(warmup=0.0, seconds=1.0)
+        # Within its poll, not after the five minutes a connect may take.
+        assert time.monotonic() - began < 60
+        assert not any(proc.is_alive() for proc in crowd.processes)
+
+
+SCRIPT = """
+import os, sys
+from radio.bench.clients import listen
+crowd = listen(int(sys.argv[1]), "/stream/jazz.mp3", 4, 2)
+print(" ".join(str(p.pid) for p in crowd.processes), flush=True)
+sys.stdin.readline()
+os._exit(0) if sys.argv[2] == "killed" else sys.exit(1)
+"""
+
+
+@pytest.mark.parametrize("how", ["failed", "killed"])
+def test_listener_processes_end_with_the_process_that_started_them(
+    silent_port: int, how: str
+) -> None:
+    """A bench that fails (exits, waiting listeners and all) or is killed outright
+    leaves no listener process behind, and its exit does not wait on them."""
+    with subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, str(silent_port), how],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # os._exit leaves the resource tracker a warning to say
+        text=True,
+    ) as parent:
+        assert parent.stdout is not None and parent.stdin is not None
+        pids = [int(pid) for pid in parent.stdout.readline().split()]
+        assert len(pids) == 2 and not any(ended(pid) for pid in pids)
+        parent.stdin.write("\n")
+        parent.stdin.flush()
+        try:
+            parent.wait(timeout=60)
+        finally:
+            parent.kill()  # one whose exit waits on its listeners fails here, not hangs
+    assert wait_until_ended(pids) == []
