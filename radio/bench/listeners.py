@@ -3,11 +3,13 @@
 
 Our server runs as its own process with the synth generator and is measured once
 every backlog has reached its target. Fifteen real-time stations keep the synth
-busy without a pause even then (a full backlog only puts it ahead), so its CPU for
-generating and preparing, read from the server's /metrics, is reported apart and
-left out of the delivery figures and ratios. Then, for each N, the listeners attach
-to our mount and to Icecast's in turn, and each server's CPU (from /proc) is read
-over the same length of window. The floor our idle cost is held against is
+busy even then (each track played is one to make), so its CPU for generating and
+preparing, that of the server's worker processes over the same window, is reported
+apart and left out of the delivery figures and ratios: delivery is the server's own
+process. (Read from /metrics instead, it came in whole calls as they ended, and a
+window could hold more generation than the whole server spent in it.) Then, for each
+N, the listeners attach to our mount and to Icecast's in turn, and each server's CPU
+(from /proc) is read over the same length of window. The floor our idle cost is held against is
 measured in the same run: every station's encoders (MP3 and Ogg Opus, as `radio
 bench encoders` feeds them) encoding a stretch of each station's own cached music.
 The Opus mounts are encoded on demand, so an idle server's is the MP3 floor
@@ -41,11 +43,11 @@ from radio.bench.serving import (
     cpu_percent,
     cpu_seconds,
     free_port,
-    generation_cpu,
     no_generation,
     rss_mb,
     running_radio,
     split,
+    workers_cpu_seconds,
     workers_rss_mb,
 )
 from radio.lineup.stations import StationsConfig, load_stations
@@ -203,7 +205,7 @@ def listeners_command(
         ours = stack.enter_context(running_radio(lineup_path, folder, ours_port))
         floors = _encoder_floor(lineup, folder)  # on the music the stations now play
         floor = round(sum(floors.values()), 1)
-        ours_generation = partial(generation_cpu, ours_port)
+        ours_generation = partial(workers_cpu_seconds, ours)
         mount = f"/stream/{first.id}.mp3"
         servers: dict[str, Callable[[int], dict[str, Any]]] = {
             "ours": lambda n: measure(
@@ -234,7 +236,7 @@ def listeners_command(
         "encoder_floor_percent": floor,  # every encoder of every station
         "encoder_floor_by_format": floors,
         "idle_percent": idle,
-        # Without the generation, which no peer does (see generation_cpu).
+        # Without the generation, which no peer does (see workers_cpu_seconds).
         "idle_vs_encoder_floor": _ratio(idle["ours"]["delivery_cpu_percent"], floor),
         "idle_vs_mp3_encoder_floor": _ratio(idle["ours"]["delivery_cpu_percent"], floors["mp3"]),
         "idle_rss_mb": rss_idle,

@@ -30,9 +30,9 @@ from radio.bench.serving import (
     bench_lineup,
     cpu_percent,
     free_port,
-    generation_cpu,
     rss_mb,
     running_radio,
+    workers_cpu_seconds,
 )
 from radio.lineup.stations import load_stations
 
@@ -105,7 +105,7 @@ def relay_command(
         ours = stack.enter_context(running_radio(lineup_path, folder, ours_port))
         _mounts_up(ice_port, len(lineup.enabled))
         click.echo("origin with its Icecast sources, no listeners", err=True)
-        generation = partial(generation_cpu, ours_port)  # the synth never rests
+        generation = partial(workers_cpu_seconds, ours)  # the synth never rests
         sources_only = cpu_percent(ours, seconds, generation)
         rss = rss_mb(ours)
         click.echo(f"{count} listeners on our own mount", err=True)

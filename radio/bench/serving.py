@@ -39,8 +39,18 @@ def descendants(pid: int) -> list[int]:
 
 def cpu_seconds(pid: int) -> float:
     """CPU the process and its live worker processes have used: the server's whole cost."""
+    return _cpu_of([pid, *descendants(pid)])
+
+
+def workers_cpu_seconds(pid: int) -> float:
+    """CPU the process's live worker processes have used: our server's generation and
+    preparation, which run in worker processes of their own (radio.offload)."""
+    return _cpu_of(descendants(pid))
+
+
+def _cpu_of(pids: list[int]) -> float:
     total = 0
-    for one in (pid, *descendants(pid)):
+    for one in pids:
         with contextlib.suppress(OSError):  # a worker that just ended
             fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
@@ -83,19 +93,6 @@ def split(cpu: float, generation: float, seconds: float) -> dict[str, float]:
         "generation_cpu_percent": round(generation / seconds * 100, 1),
         "delivery_cpu_percent": round((cpu - generation) / seconds * 100, 1),
     }
-
-
-def generation_cpu(port: int) -> float:
-    """Our server's CPU seconds spent generating and preparing, from its /metrics.
-
-    The synth makes 15 real-time stations' audio on this CPU without a pause (a full
-    backlog only moves it ahead), so delivery is measured as the rest."""
-    return sum(
-        sample.value
-        for family in scrape(port)
-        if family.name == "radio_generation_cpu_seconds"
-        for sample in family.samples
-    )
 
 
 def scrape(port: int) -> list[Metric]:
@@ -142,6 +139,9 @@ def running_radio(
     its log in `log` if given."""
     command = [sys.executable, "-m", "radio", "serve", "--port", str(port)]
     command += ["--stations", str(stations), "--cache", str(folder), "--generator", "synth"]
+    # Generation and preparation in worker processes, whatever the environment says:
+    # the benches tell their CPU from delivery's by process (workers_cpu_seconds).
+    command += ["--worker-processes", "true"]
     with contextlib.ExitStack() as stack:
         sink = stack.enter_context(log.open("wb")) if log else subprocess.DEVNULL
         server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=sink)
