@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import socketserver
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +28,39 @@ def silent_port() -> Iterator[int]:
         server.bind(("127.0.0.1", 0))
         server.listen(64)
         yield server.getsockname()[1]
+
+
+class TrickleServer(socketserver.ThreadingTCPServer):
+    """A response head to each listener, then a few bytes every 50 ms until it goes."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), Trickle)
+        self.stopping = threading.Event()
+
+
+class Trickle(socketserver.BaseRequestHandler):
+    server: TrickleServer
+
+    def handle(self) -> None:
+        self.request.recv(4096)
+        self.request.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: audio/mpeg\r\n\r\n")
+        try:
+            while not self.server.stopping.is_set():
+                self.request.sendall(b"\xff" * 800)
+                time.sleep(0.05)
+        except OSError:
+            pass
+
+
+@pytest.fixture
+def trickle_port() -> Iterator[int]:
+    with TrickleServer() as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        yield server.server_address[1]
+        server.stopping.set()
+        server.shutdown()
 
 
 def ended(pid: int) -> bool:
@@ -89,3 +124,23 @@ def test_listener_processes_end_with_the_process_that_started_them(
         finally:
             parent.kill()  # one whose exit waits on its listeners fails here, not hangs
     assert wait_until_ended(pids) == []
+
+
+def test_a_client_process_that_stalls_says_so_beside_the_gap(trickle_port: int) -> None:
+    """A gap every listener of one client process shares, and that process's own lapse
+    as long: the client's, not the server's (issue #10's unexplained 2.0 s gap)."""
+    with listen(trickle_port, "/stream/jazz.mp3", 3, 1) as crowd:
+        start, connected = crowd.start(warmup=0.5, seconds=4.0)
+        assert connected == 3
+        time.sleep(max(0.0, start + 1.0 - time.monotonic()))
+        pid = crowd.processes[0].pid
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)  # descheduled, as on a busy box
+        time.sleep(1.5)
+        os.kill(pid, signal.SIGCONT)
+        deliveries = crowd.collect()
+    assert len(deliveries) == 3
+    for delivery in deliveries:
+        assert delivery.client_stall >= 1.4  # 1.5 s stopped, less the 0.1 s poll it skipped
+        assert delivery.longest_gap >= delivery.client_stall
+        assert delivery.window_bytes > 0 and not delivery.closed

@@ -37,6 +37,9 @@ class Delivery:
     longest_gap: float  # seconds between reads that brought bytes, within the window
     closed: bool
     gap_ended: float = 0.0  # seconds into the window when the longest gap ended
+    # The client process's own longest lapse past its poll in the window: a gap this
+    # long is the client's, not the server's (all the process's listeners share it).
+    client_stall: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -111,8 +114,12 @@ def _listen(
         epoll.register(fd, select.EPOLLIN)
     buffer = bytearray(512 * 1024)
     view = memoryview(buffer)
+    stall, woke = 0.0, time.monotonic()
     while not window[1] or (now := time.monotonic()) < window[1]:
         now = time.monotonic()
+        if window[1] and window[0] <= now:
+            stall = max(stall, now - woke - POLL_SECONDS)
+        woke = now
         for fd, _ in epoll.poll(0):
             try:
                 size = socks[fd].recv_into(buffer)
@@ -142,8 +149,8 @@ def _listen(
     for fd in socks:
         if fd not in closed and window[1] - last.get(fd, window[0]) > gap[fd]:
             gap[fd], gap_ended[fd] = window[1] - last.get(fd, window[0]), window[1] - window[0]
-    deliveries = [Delivery(got[fd], gap[fd], fd in closed, gap_ended[fd]) for fd in socks]
-    deliveries += [Delivery(0, window[1] - window[0], True)] * (count - len(socks))
+    deliveries = [Delivery(got[fd], gap[fd], fd in closed, gap_ended[fd], stall) for fd in socks]
+    deliveries += [Delivery(0, window[1] - window[0], True, 0.0, stall)] * (count - len(socks))
     out.put(deliveries)
     for sock in socks.values():
         sock.close()

@@ -7,7 +7,10 @@ reads that brought audio (with when it ended, so a gap can be placed against the
 server's log), and the server's own view from /metrics: the worst playout lateness,
 dead air and replays. Every warning and error the server logged is kept. A gap is
 reported by station and time, never averaged away: issue #10's soak found one 2.0 s
-gap among 60 listeners in 15 minutes.
+gap among 60 listeners in 15 minutes. Beside it stands the client process's own longest
+lapse past its poll (`client_stall_s`): every listener of a station shares one client
+process here, so a gap that hits all of them at once and matches that lapse was the
+client's, descheduled on a busy box, and not the server's.
 """
 
 from __future__ import annotations
@@ -97,6 +100,8 @@ def run_soak(
                 ),
                 "longest_gap_s": round(worst.longest_gap, 2),
                 "longest_gap_ended_at_s": round(worst.gap_ended, 1),
+                # A gap about this long is the client process's own lapse, not the server's.
+                "client_stall_s": round(max(d.client_stall for d in got), 2),
                 "listeners_with_gap_over_1_s": sum(d.longest_gap > KEPT_UP_GAP for d in got),
                 "dropped": sum(d.closed for d in got),
                 **server.get(station.id, {}),
@@ -109,6 +114,7 @@ def run_soak(
         "listeners_per_mount": listeners,
         "backlog_minutes": backlog_minutes,
         "longest_gap_s": max(s["longest_gap_s"] for s in per_station),
+        "longest_client_stall_s": max(s["client_stall_s"] for s in per_station),
         "gaps_over_1_s": sum(s["listeners_with_gap_over_1_s"] for s in per_station),
         "dead_air_s": sum(s.get("dead_air_s", 0.0) for s in per_station),
         "worst_lateness_s": max(s.get("worst_lateness_s", 0.0) for s in per_station),
@@ -130,13 +136,14 @@ def table(report: dict[str, Any]) -> list[str]:
         f"worst lateness {report['worst_lateness_s']} s, dead air {report['dead_air_s']} s, "
         f"dropped {report['dropped']}, RSS {report['rss_mb']} MB"
         f" (worker processes {report.get('workers_rss_mb', 0.0)} MB)",
-        f"{'station':<16} {'rate':>6} {'gap s':>6} {'at s':>7} {'late s':>7} {'replays':>7}",
+        f"{'station':<16} {'rate':>6} {'gap s':>6} {'at s':>7} {'client':>7} {'late s':>7}"
+        f" {'replays':>7}",
     ]
     for s in report["per_station"]:
         lines.append(
             f"{s['station']:<16} {s['min_rate_vs_bitrate']:>6.3f} {s['longest_gap_s']:>6.2f} "
-            f"{s['longest_gap_ended_at_s']:>7.1f} {s.get('worst_lateness_s', 0):>7.2f} "
-            f"{s.get('replays', 0):>7g}"
+            f"{s['longest_gap_ended_at_s']:>7.1f} {s['client_stall_s']:>7.2f} "
+            f"{s.get('worst_lateness_s', 0):>7.2f} {s.get('replays', 0):>7g}"
         )
     lines += [f"logged: {line}" for line in report["warnings"][:20]]
     return lines
