@@ -84,11 +84,11 @@ def test_a_listener_process_that_dies_fails_the_bench_at_once(silent_port: int) 
         assert victim.pid is not None
         os.kill(victim.pid, signal.SIGKILL)
         began = time.monotonic()
-        with pytest.raises(click.ClickException, match=r"did not connect \(exit codes \[-9\]\)"):
+        with pytest.raises(click.ClickException, match=r"did not connect \(exit code -9\)"):
             crowd.start(warmup=0.0, seconds=1.0)
         # Within its poll, not after the five minutes a connect may take.
         assert time.monotonic() - began < 60
-        assert not any(proc.is_alive() for proc in crowd.processes)
+        assert all(proc.poll() is not None for proc in crowd.processes)
 
 
 SCRIPT = """

@@ -7,20 +7,29 @@ buffer would; waking per arriving packet would cost the client more than either
 server. Its figures: bytes inside the measured window, the longest gap between
 two reads that brought bytes, and whether the server closed the connection.
 Fresh probes measure a new listener's first byte and its burst meanwhile.
+
+The client processes are plain interpreters running this module (`python -m
+radio.bench.clients PORT PATH COUNT`), spoken to by lines on their stdin and stdout,
+not multiprocessing children. A forked child copies every lock as it stood, held
+ones too, and the bench may run in a process with other threads (a test suite's):
+one forked client hung for good in multiprocessing's own after-fork hooks before it
+ran a line of ours. A spawned one imports the parent's main module again, which for
+`radio bench` is the whole CLI: 3.3 s of CPU a client, and fifteen of them at the
+start of a soak made every station late. A client ends when its stdin does, so it
+never outlives the bench that started it, killed or not.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import queue
+import json
 import select
+import selectors
 import socket
+import subprocess
+import sys
 import time
-from dataclasses import dataclass
-from multiprocessing.context import SpawnProcess
-from multiprocessing.queues import Queue
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import IO
 
 import click
 
@@ -86,18 +95,12 @@ def _connect(port: int, path: str, count: int, deadline: float) -> list[socket.s
     return connected
 
 
-def _listen(
-    port: int,
-    path: str,
-    count: int,
-    window: Any,
-    ready: Queue[int],
-    out: Queue[list[Delivery]],
-    parent: int,
-) -> None:
-    """One client process: `count` listeners, measured in the window the parent sets
-    (a shared pair of monotonic times) once every process has connected. It ends with
-    its parent: a bench that failed never sets the window."""
+def _listen(port: int, path: str, count: int, control: IO[str], report: IO[str]) -> None:
+    """One client process: `count` listeners. It says `ready N` once every listener has
+    its response head (or the connect time is up), reads the window to measure as a line
+    `START END` (monotonic seconds, the same clock in every process), and says its
+    figures as one line of JSON after it. It stops when `control` ends: its bench has
+    gone, whether it failed or was killed."""
     heads_by = time.monotonic() + CONNECT_SECONDS
     socks = {sock.fileno(): sock for sock in _connect(port, path, count, heads_by)}
     # Ready once every listener has its response head: Icecast accepts a connection
@@ -112,15 +115,25 @@ def _listen(
     closed: set[int] = set()
     for fd in socks:
         epoll.register(fd, select.EPOLLIN)
+    epoll.register(control.fileno(), select.EPOLLIN)
+    window: tuple[float, float] | None = None
     buffer = bytearray(512 * 1024)
     view = memoryview(buffer)
     stall, woke = 0.0, time.monotonic()
-    while not window[1] or (now := time.monotonic()) < window[1]:
+    while window is None or (now := time.monotonic()) < window[1]:
         now = time.monotonic()
-        if window[1] and window[0] <= now:
+        measuring = window is not None and window[0] <= now
+        if measuring:
             stall = max(stall, now - woke - POLL_SECONDS)
         woke = now
         for fd, _ in epoll.poll(0):
+            if fd == control.fileno():
+                line = control.readline()
+                if not line:
+                    return
+                start, end = map(float, line.split())
+                window = (start, end)
+                continue
             try:
                 size = socks[fd].recv_into(buffer)
             except ConnectionError:
@@ -135,23 +148,23 @@ def _listen(
                 if end < 0:
                     continue
                 size = len(head.pop(fd)) - end - 4
-            if window[1] and window[0] <= now:
+            if measuring:
+                assert window is not None
                 got[fd] += size
                 if now - last.get(fd, window[0]) > gap[fd]:
                     gap[fd], gap_ended[fd] = now - last.get(fd, window[0]), now - window[0]
                 last[fd] = now
         if not announced and (not head or now > heads_by):
-            ready.put(len(socks) - len(head) - len(closed))
+            print(f"ready {len(socks) - len(head) - len(closed)}", file=report, flush=True)
             announced = True
-        if os.getppid() != parent:
-            return
         time.sleep(POLL_SECONDS)
+    start, end = window
     for fd in socks:
-        if fd not in closed and window[1] - last.get(fd, window[0]) > gap[fd]:
-            gap[fd], gap_ended[fd] = window[1] - last.get(fd, window[0]), window[1] - window[0]
+        if fd not in closed and end - last.get(fd, start) > gap[fd]:
+            gap[fd], gap_ended[fd] = end - last.get(fd, start), end - start
     deliveries = [Delivery(got[fd], gap[fd], fd in closed, gap_ended[fd], stall) for fd in socks]
-    deliveries += [Delivery(0, window[1] - window[0], True, 0.0, stall)] * (count - len(socks))
-    out.put(deliveries)
+    deliveries += [Delivery(0, end - start, True, 0.0, stall)] * (count - len(socks))
+    print(json.dumps([asdict(d) for d in deliveries]), file=report, flush=True)
     for sock in socks.values():
         sock.close()
 
@@ -160,13 +173,11 @@ def _listen(
 class Crowd:
     """Client processes under way: `start` sets the window once all have connected,
     `collect` gathers their figures after it, `close` ends whatever is left (use the
-    crowd as a context manager). A process that dies fails the bench within a second,
-    never after a timeout's minutes."""
+    crowd as a context manager). A process that dies fails the bench at once, never
+    after a timeout's minutes."""
 
-    ready: Queue[int]
-    results: Queue[list[Delivery]]
-    window: Any  # multiprocessing.Array("d", 2): start and end, 0 until set
-    processes: list[SpawnProcess]
+    processes: list[subprocess.Popen[str]] = field(default_factory=list)
+    window: tuple[float, float] = (0.0, 0.0)
 
     def __enter__(self) -> Crowd:
         return self
@@ -176,62 +187,65 @@ class Crowd:
 
     def start(self, warmup: float, seconds: float) -> tuple[float, int]:
         """Wait until every listener is connected, then open the window after `warmup`."""
-        counts = self._gather(self.ready, "connect", CONNECT_SECONDS + 30)
+        lines = self._gather("connect", CONNECT_SECONDS + 30)
         start = time.monotonic() + warmup
-        self.window[0], self.window[1] = start, start + seconds
-        return start, sum(counts)
+        self.window = (start, start + seconds)
+        for proc in self.processes:
+            assert proc.stdin is not None
+            proc.stdin.write(f"{start!r} {start + seconds!r}\n")
+            proc.stdin.flush()
+        return start, sum(int(line.split()[1]) for line in lines)
 
     def collect(self) -> list[Delivery]:
         wait = self.window[1] - time.monotonic() + COLLECT_SECONDS
-        results = [d for got in self._gather(self.results, "report", wait) for d in got]
+        lines = self._gather("report", wait)
         for proc in self.processes:
-            proc.join(timeout=30)
-        return results
+            proc.wait(timeout=30)
+        return [Delivery(**figures) for line in lines for figures in json.loads(line)]
 
     def close(self) -> None:
         for proc in self.processes:
-            if proc.is_alive():
-                proc.terminate()
-            proc.join(timeout=10)
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=10)
+            for pipe in (proc.stdin, proc.stdout):
+                if pipe is not None:
+                    pipe.close()
 
-    def _gather(self, source: Queue[Any], doing: str, seconds: float) -> list[Any]:
-        """One item from each process; a process that ended without sending its item
-        cannot send it later, so its end fails the bench at once."""
+    def _gather(self, doing: str, seconds: float) -> list[str]:
+        """A line from each process, in their order; a process that ends first (its
+        stdout closed before the line) fails the bench at once."""
         deadline = time.monotonic() + seconds
-        items: list[Any] = []
-        while len(items) < len(self.processes):
-            # Taken before the get: what a process sent is in the pipe once it has ended.
-            ended = [p.exitcode for p in self.processes if p.exitcode is not None]
-            try:
-                items.append(source.get(timeout=1.0))
-                continue
-            except queue.Empty:
-                pass
-            if len(ended) > len(items) or time.monotonic() > deadline:
-                self.close()
-                why = f"exit codes {ended}" if ended else f"still waiting after {seconds:.0f} s"
-                raise click.ClickException(
-                    f"{len(self.processes) - len(items)} of {len(self.processes)} listener "
-                    f"processes did not {doing} ({why})"
-                )
-        return items
+        lines: dict[int, str] = {}
+        with selectors.DefaultSelector() as selector:
+            for n, proc in enumerate(self.processes):
+                assert proc.stdout is not None
+                selector.register(proc.stdout, selectors.EVENT_READ, n)
+            while len(lines) < len(self.processes):
+                for key, _ in selector.select(timeout=1.0):
+                    selector.unregister(key.fileobj)
+                    line = self.processes[key.data].stdout.readline()
+                    if not line:
+                        self._fail(doing, f"exit code {self.processes[key.data].wait()}")
+                    lines[key.data] = line
+                if len(lines) < len(self.processes) and time.monotonic() > deadline:
+                    self._fail(doing, f"still waiting after {seconds:.0f} s")
+        return [lines[n] for n in range(len(self.processes))]
+
+    def _fail(self, doing: str, why: str) -> None:
+        self.close()
+        raise click.ClickException(f"a listener process did not {doing} ({why})")
 
 
 def listen(port: int, path: str, count: int, processes: int) -> Crowd:
-    """Start `processes` client processes sharing `count` listeners of `path`.
-
-    Spawned, not forked: a forked child copies every lock as it was at that instant,
-    held ones too, and the bench may run in a process with other threads (the test
-    suite's). One forked child hung for good in multiprocessing's own after-fork hooks,
-    before it ran a line of ours, and the soak test waited out its timeout."""
-    spawn = multiprocessing.get_context("spawn")
-    crowd = Crowd(spawn.Queue(), spawn.Queue(), spawn.Array("d", 2), [])
+    """Start `processes` client processes sharing `count` listeners of `path`."""
+    crowd = Crowd()
     for n in range(processes):
         share = count // processes + (n < count % processes)
-        args = (port, path, share, crowd.window, crowd.ready, crowd.results, os.getpid())
-        # Daemons: an interpreter that exits (a failed bench, a test) never waits on one.
-        crowd.processes.append(spawn.Process(target=_listen, args=args, daemon=True))
-        crowd.processes[-1].start()
+        command = [sys.executable, "-m", __name__, str(port), path, str(share)]
+        crowd.processes.append(
+            subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        )
     return crowd
 
 
@@ -261,3 +275,7 @@ def first_audio(port: int, path: str) -> FirstAudio:
         return FirstAudio(round((first - start) * 1000, 1), len(body), body[:2] == b"\xff\xfb")
     finally:
         sock.close()
+
+
+if __name__ == "__main__":
+    _listen(int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.stdin, sys.stdout)
