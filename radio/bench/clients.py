@@ -131,8 +131,8 @@ def _listen(port: int, path: str, count: int, control: IO[str], report: IO[str])
                 line = control.readline()
                 if not line:
                     return
-                start, end = map(float, line.split())
-                window = (start, end)
+                opens, closes = line.split()
+                window = (float(opens), float(closes))
                 continue
             try:
                 size = socks[fd].recv_into(buffer)
@@ -144,10 +144,10 @@ def _listen(port: int, path: str, count: int, control: IO[str], report: IO[str])
                 continue
             if fd in head:  # the response head may come in several reads
                 head[fd] += view[:size]
-                end = head[fd].find(b"\r\n\r\n")
-                if end < 0:
+                blank = head[fd].find(b"\r\n\r\n")
+                if blank < 0:
                     continue
-                size = len(head.pop(fd)) - end - 4
+                size = len(head.pop(fd)) - blank - 4
             if measuring:
                 assert window is not None
                 got[fd] += size
