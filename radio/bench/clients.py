@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from typing import IO
+from typing import IO, NoReturn
 
 import click
 
@@ -120,7 +120,7 @@ def _listen(port: int, path: str, count: int, control: IO[str], report: IO[str])
     buffer = bytearray(512 * 1024)
     view = memoryview(buffer)
     stall, woke = 0.0, time.monotonic()
-    while window is None or (now := time.monotonic()) < window[1]:
+    while window is None or time.monotonic() < window[1]:
         now = time.monotonic()
         measuring = window is not None and window[0] <= now
         if measuring:
@@ -232,7 +232,7 @@ class Crowd:
                     self._fail(doing, f"still waiting after {seconds:.0f} s")
         return [lines[n] for n in range(len(self.processes))]
 
-    def _fail(self, doing: str, why: str) -> None:
+    def _fail(self, doing: str, why: str) -> NoReturn:
         self.close()
         raise click.ClickException(f"a listener process did not {doing} ({why})")
 

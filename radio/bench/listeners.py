@@ -9,9 +9,9 @@ apart and left out of the delivery figures and ratios: delivery is the server's 
 process. (Read from /metrics instead, it came in whole calls as they ended, and a
 window could hold more generation than the whole server spent in it.) Then, for each
 N, the listeners attach to our mount and to Icecast's in turn, and each server's CPU
-(from /proc) is read over the same length of window. The floor our idle cost is held against is
-measured in the same run: every station's encoders (MP3 and Ogg Opus, as `radio
-bench encoders` feeds them) encoding a stretch of each station's own cached music.
+(from /proc) is read over the same length of window. The floor our idle cost is held
+against is measured in the same run: every station's encoders (MP3 and Ogg Opus, as
+`radio bench encoders` feeds them) encoding a stretch of each station's own cached music.
 The Opus mounts are encoded on demand, so an idle server's is the MP3 floor
 (`idle_vs_mp3_encoder_floor`).
 """
