@@ -34,11 +34,12 @@ from radio.lineup.dayparts import daypart_at
 from radio.lineup.stations import Daypart, Station, StationsConfig
 from radio.offload import PreparationProcess, worker_of
 from radio.outputs.icecast import IcecastOutput, Target
-from radio.playout import Pacing, Playout
+from radio.playout import CHUNK_SECONDS, Pacing, Playout
 from radio.prepare import cache_audio
 from radio.retention import SpaceGuard
 from radio.scheduler import Scheduler, in_daemon_thread, random_seed
 from radio.settings import Settings
+from radio.ticks import Ticks
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,7 @@ class Radio:
         self.space = SpaceGuard(self.cache_dir, settings.min_free_bytes)
         self.preparation = PreparationProcess() if settings.worker_processes else None
         self.on_air: dict[str, OnAir] = {}
+        self.ticks = Ticks(CHUNK_SECONDS)  # one beat and one render job for every station
         self.scheduler = Scheduler(
             stations=lambda: self.lineup.stations,
             generator=generator,
@@ -364,6 +366,7 @@ class Radio:
             pacing=pacing,
             opus_broadcast=opus,
             hls=hls,
+            ticks=self.ticks,
         )
 
     def _run_playout(self, on_air: OnAir, delay: float = 0.0) -> None:

@@ -2,8 +2,9 @@
 
 One loop per station: every CHUNK_SECONDS it renders exactly the audio that the
 wall clock says is due (plus a small lead), crossfading between tracks, encodes
-it once and publishes it. Decoding, mixing and encoding run on a worker thread;
-the loop itself only schedules. When the backlog is empty the backlog replays
+it once and publishes it. Decoding, mixing and encoding run on a worker thread, in
+one job with every other station's on the same tick (radio.ticks); the loop itself
+only schedules. When the backlog is empty the backlog replays
 catalog tracks; with no track at all yet it sends encoded silence, so the mount
 never stalls and listeners stay connected while the first track is prepared.
 """
@@ -32,6 +33,7 @@ from radio.hls import HlsStream
 from radio.lineup.stations import Station
 from radio.logs import Warnings
 from radio.opus import Chain, OpusEncoder, StreamTags
+from radio.ticks import Ticks
 from radio.tracks import Track
 
 log = logging.getLogger(__name__)
@@ -218,8 +220,10 @@ class Playout:
         pacing: Pacing | None = None,
         opus_broadcast: Broadcast | None = None,
         hls: HlsStream | None = None,
+        ticks: Ticks | None = None,
     ) -> None:
         self.station = station
+        self.ticks = ticks or Ticks(CHUNK_SECONDS)  # shared by every station of a radio
         self.hls = hls  # cut into HLS segments from the same MP3, no second encoder
         self.backlog = backlog
         self.catalog = catalog
@@ -310,7 +314,8 @@ class Playout:
             while True:
                 # The next track is found and opened beside the stream: a catalog or disk
                 # that answers slowly costs the next track, never the audio due now.
-                if self._fetching is None or self._fetching.done():
+                idle = self._fetching is None or self._fetching.done()
+                if idle and self._wants_next():
                     self._fetching = asyncio.create_task(self._fetch_next())
                 now = loop.time()
                 due = pacing.due(now)
@@ -327,7 +332,7 @@ class Playout:
                     self.warnings.warn("late", "playout %.2f s late (the lead is gone)", late)
                 if due > 0:
                     opus = self._opus_wanted(now)
-                    out = await asyncio.to_thread(self._render_encoded, due, opus)
+                    out = await self.ticks.render(partial(self._render_encoded, due, opus))
                     base = self.broadcast.head
                     titles = [(i, self.stream_title(t)) for i, t in out.marks]
                     self._publish(out.mp3, titles)
@@ -341,7 +346,7 @@ class Playout:
                     if out.given_back is not None:
                         discard = partial(Catalog.discard, track_ids=[out.given_back.id])
                         self._write("discard", discard)
-                await asyncio.sleep(CHUNK_SECONDS)
+                await self.ticks.next()
         finally:
             # A cancelled await leaves its render running on the worker thread: close
             # the files under the same lock, never under its feet.
@@ -457,20 +462,18 @@ class Playout:
             self.opus_encoder = None
             return b"", []
 
-    async def _fetch_next(self) -> None:
+    def _wants_next(self) -> bool:
+        """Whether it is time to take the next track from the backlog and open it."""
         if self.mixer.next is not None:
-            return
+            return False
         # A fresh track is queued well ahead; a replay only at the last moment, so a
         # track still being generated (after "apply now", say) gets every chance.
         fresh = self.backlog.peek(self.station.id) is not None
         ahead = FETCH_AHEAD_SECONDS if fresh else REPLAY_AT_SECONDS
         lead = self.station.crossfade_seconds + ahead
-        if (
-            self.mixer.current is not None
-            and self.mixer.seconds_left > lead
-            and not self.skip_requested
-        ):
-            return
+        return self.mixer.current is None or self.mixer.seconds_left <= lead or self.skip_requested
+
+    async def _fetch_next(self) -> None:
         playing = (self.mixer.current.track.id,) if self.mixer.current else ()
         track = await self.backlog.next_track(self.station.id, playing)
         if track is None:
