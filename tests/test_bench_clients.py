@@ -144,3 +144,34 @@ def test_a_client_process_that_stalls_says_so_beside_the_gap(trickle_port: int) 
         assert delivery.client_stall >= 1.4  # 1.5 s stopped, less the 0.1 s poll it skipped
         assert delivery.longest_gap >= delivery.client_stall
         assert delivery.window_bytes > 0 and not delivery.closed
+
+
+def _fill(conn: socket.socket) -> int:
+    """Write to a non-blocking connection until it takes no more: bytes taken."""
+    taken = 0
+    try:
+        while True:
+            taken += conn.send(b"\xff" * 65536)
+    except BlockingIOError:
+        return taken
+
+
+def test_a_client_reads_its_first_listeners_while_it_connects_the_rest() -> None:
+    """Our server drops a listener whose unsent bytes stop going down (a stalled player),
+    so the bench's first listeners must read while the rest connect: on a busy box that
+    took longer than the server waits."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)  # a full accept queue: further connects wait on TCP's retries
+        with listen(server.getsockname()[1], "/", 30, 1):
+            first, _ = server.accept()
+            with first:
+                first.recv(4096)
+                first.sendall(b"HTTP/1.0 200 OK\r\n\r\n")
+                first.setblocking(False)
+                _fill(first)  # the client's receive buffer and our send buffer, full
+                time.sleep(0.5)
+                _fill(first)  # what the kernel's buffers grew by meanwhile (~0.4 MB)
+                time.sleep(2.0)  # none accepted meanwhile: the client is still connecting
+                # A reader drained megabytes; a connection nobody read took 48 kB here.
+                assert _fill(first) > 1_000_000

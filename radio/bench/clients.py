@@ -36,6 +36,7 @@ import click
 POLL_SECONDS = 0.1
 CONNECT_SECONDS = 300.0  # Icecast took 20 s per 1,000 here, under load
 CONNECT_BATCH = 25
+CONNECT_POLL_SECONDS = 0.01  # between reads while connecting
 PROBE_SECONDS = 0.5  # the burst: what a new listener holds this soon after connecting
 COLLECT_SECONDS = 120.0  # after the window, for every process's figures
 
@@ -62,37 +63,56 @@ def _request(path: str) -> bytes:
     return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: radio-bench\r\n\r\n".encode()
 
 
-def _connect(port: int, path: str, count: int, deadline: float) -> list[socket.socket]:
-    """A batch at a time, non-blocking: a burst of thousands of connects overflows a
-    server's accept queue (Icecast's), and each dropped one waits out TCP's backoff."""
-    connected: list[socket.socket] = []
-    epoll = select.epoll()
-    for first in range(0, count, CONNECT_BATCH):
-        pending: dict[int, socket.socket] = {}
-        for _ in range(min(CONNECT_BATCH, count - first)):
-            sock = socket.socket()
-            sock.setblocking(False)
-            sock.connect_ex(("127.0.0.1", port))
-            pending[sock.fileno()] = sock
-            epoll.register(sock.fileno(), select.EPOLLOUT)
-        while pending and time.monotonic() < deadline:
-            for fd, _ in epoll.poll(1.0):
-                sock = pending.pop(fd)
-                epoll.unregister(fd)
-                if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0:
-                    sock.close()
-                    continue
-                try:
-                    sock.send(_request(path))
-                except OSError:  # reset before the request went: a listener short, not a
-                    sock.close()  # dead client process the parent would wait on for good
-                    continue
-                connected.append(sock)
-        for fd, sock in pending.items():
-            epoll.unregister(fd)
-            sock.close()
-    epoll.close()
-    return connected
+class _Connector:
+    """Connects listeners a batch at a time, non-blocking, one step per call, so that the
+    process reads the listeners it has while it connects the rest. (Connected first and
+    read after, the first ones stopped reading for the whole connect: on a busy box that
+    outlasted our server's STALL_SECONDS, and it rightly dropped them as stalled.) A batch
+    at a time, because a burst of thousands of connects overflows a server's accept
+    queue (Icecast's), and each dropped one waits out TCP's backoff."""
+
+    def __init__(self, port: int, path: str, count: int, deadline: float) -> None:
+        self.port, self.request, self.deadline = port, _request(path), deadline
+        self.left = count  # not yet begun
+        self.pending: dict[int, socket.socket] = {}
+        self.epoll = select.epoll()
+
+    @property
+    def done(self) -> bool:
+        return not self.left and not self.pending
+
+    def step(self, timeout: float) -> list[socket.socket]:
+        """Those connected within `timeout`, with their request sent."""
+        if not self.pending:
+            for _ in range(min(CONNECT_BATCH, self.left)):
+                sock = socket.socket()
+                sock.setblocking(False)
+                sock.connect_ex(("127.0.0.1", self.port))
+                self.pending[sock.fileno()] = sock
+                self.epoll.register(sock.fileno(), select.EPOLLOUT)
+            self.left -= len(self.pending)
+        connected = []
+        for fd, _ in self.epoll.poll(timeout):
+            sock = self.pending.pop(fd)
+            self.epoll.unregister(fd)
+            if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0:
+                sock.close()
+                continue
+            try:
+                sock.send(self.request)
+            except OSError:  # reset before the request went: a listener short, not a
+                sock.close()  # dead client process the parent would wait on for good
+                continue
+            connected.append(sock)
+        if time.monotonic() > self.deadline:  # the rest are given up
+            for fd, sock in self.pending.items():
+                self.epoll.unregister(fd)
+                sock.close()
+            self.pending.clear()
+            self.left = 0
+        if self.done:
+            self.epoll.close()
+        return connected
 
 
 def _listen(port: int, path: str, count: int, control: IO[str], report: IO[str]) -> None:
@@ -102,19 +122,18 @@ def _listen(port: int, path: str, count: int, control: IO[str], report: IO[str])
     figures as one line of JSON after it. It stops when `control` ends: its bench has
     gone, whether it failed or was killed."""
     heads_by = time.monotonic() + CONNECT_SECONDS
-    socks = {sock.fileno(): sock for sock in _connect(port, path, count, heads_by)}
+    connector = _Connector(port, path, count, heads_by)
+    socks: dict[int, socket.socket] = {}
     # Ready once every listener has its response head: Icecast accepts a connection
     # long before it reads the request (seconds, for thousands, on a busy box).
     announced = False
     epoll = select.epoll()
-    head: dict[int, bytearray] = {fd: bytearray() for fd in socks}
-    got = dict.fromkeys(socks, 0)
-    gap = dict.fromkeys(socks, 0.0)
-    gap_ended = dict.fromkeys(socks, 0.0)
+    head: dict[int, bytearray] = {}
+    got: dict[int, int] = {}
+    gap: dict[int, float] = {}
+    gap_ended: dict[int, float] = {}
     last: dict[int, float] = {}
     closed: set[int] = set()
-    for fd in socks:
-        epoll.register(fd, select.EPOLLIN)
     epoll.register(control.fileno(), select.EPOLLIN)
     window: tuple[float, float] | None = None
     buffer = bytearray(512 * 1024)
@@ -126,6 +145,11 @@ def _listen(port: int, path: str, count: int, control: IO[str], report: IO[str])
         if measuring:
             stall = max(stall, now - woke - POLL_SECONDS)
         woke = now
+        if not connector.done:
+            for sock in connector.step(CONNECT_POLL_SECONDS):
+                fd = sock.fileno()
+                socks[fd], head[fd], got[fd], gap[fd], gap_ended[fd] = sock, bytearray(), 0, 0, 0
+                epoll.register(fd, select.EPOLLIN)
         for fd, _ in epoll.poll(0):
             if fd == control.fileno():
                 line = control.readline()
@@ -140,6 +164,7 @@ def _listen(port: int, path: str, count: int, control: IO[str], report: IO[str])
                 size = 0
             if size == 0:
                 closed.add(fd)
+                head.pop(fd, None)  # closed before its head came: not waited for
                 epoll.unregister(fd)
                 continue
             if fd in head:  # the response head may come in several reads
@@ -154,10 +179,11 @@ def _listen(port: int, path: str, count: int, control: IO[str], report: IO[str])
                 if now - last.get(fd, window[0]) > gap[fd]:
                     gap[fd], gap_ended[fd] = now - last.get(fd, window[0]), now - window[0]
                 last[fd] = now
-        if not announced and (not head or now > heads_by):
+        if not announced and connector.done and (not head or now > heads_by):
             print(f"ready {len(socks) - len(head) - len(closed)}", file=report, flush=True)
             announced = True
-        time.sleep(POLL_SECONDS)
+        if connector.done:
+            time.sleep(POLL_SECONDS)
     start, end = window
     for fd in socks:
         if fd not in closed and end - last.get(fd, start) > gap[fd]:

@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import resource
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -56,7 +57,7 @@ KEPT_UP_RATE = 0.95  # of the bitrate, over the window
 KEPT_UP_GAP = 1.0  # seconds: a longer gap would empty a small player buffer
 FLOOR_CLIP_SECONDS = 8.0  # of each station's music, for the encoder floor
 WARMUP_SECONDS = 3.0  # after the last connect: bursts sent, reads settled
-PROBES = 5  # fresh listeners timed to their first byte at each N
+PROBES = 10  # fresh listeners timed to their first byte at each N, spread over the window
 
 
 def _encoder_floor(lineup: StationsConfig, cache: Path) -> dict[str, float]:
@@ -106,7 +107,10 @@ def measure(
         start, connected = crowd.start(WARMUP_SECONDS, seconds)
         time.sleep(max(0.0, start - time.monotonic()))
         cpu_before, made = cpu_seconds(pid), generation()
-        probes = [first_audio(port, path) for _ in range(PROBES)]
+        probes = []
+        for n in range(PROBES):  # at any point of the publish cycle, not in one run
+            time.sleep(max(0.0, start + n * seconds / PROBES - time.monotonic()))
+            probes.append(first_audio(port, path))
         time.sleep(max(0.0, start + seconds - time.monotonic()))
         cpu = split(cpu_seconds(pid) - cpu_before, generation() - made, seconds)
         rss, workers_rss = rss_mb(pid), workers_rss_mb(pid)
@@ -122,6 +126,7 @@ def measure(
         "min_rate_vs_bitrate": round(min(rate(d, seconds, bitrate) for d in deliveries), 3),
         "longest_gap_s": round(max(d.longest_gap for d in deliveries), 2),
         "first_byte_ms_max": max(p.first_byte_ms for p in probes),
+        "first_byte_ms_median": statistics.median(p.first_byte_ms for p in probes),
         "burst_seconds_min": round(min(p.burst_bytes for p in probes) / (bitrate * 125), 2),
         "burst_on_frame": sum(p.on_frame for p in probes),
         "probes": len(probes),
