@@ -5,6 +5,8 @@ Fifteen stations each sleeping their own quarter second and each handing a rende
 the executor woke the loop about 120 times a second (a timer, then the thread's reply,
 per station), and each wake-up contends for the GIL with the renders themselves. On
 a shared beat the loop wakes twice per tick for all of them (#8: the idle cost).
+The price: a render that blocks (a track file on a disk that stalls) holds up every
+station's that tick, not its own alone; the playout lead covers a short stall.
 """
 
 from __future__ import annotations
