@@ -2,11 +2,11 @@
 
 One loop per station: every CHUNK_SECONDS it renders exactly the audio that the
 wall clock says is due (plus a small lead), crossfading between tracks, encodes
-it once and publishes it. Decoding, mixing and encoding run on a worker thread, in
-one job with every other station's on the same tick (radio.ticks); the loop itself
-only schedules. When the backlog is empty the backlog replays
-catalog tracks; with no track at all yet it sends encoded silence, so the mount
-never stalls and listeners stay connected while the first track is prepared.
+it once and publishes it. Decoding, mixing and encoding run on a worker thread,
+in one job with every other station's on the same tick (radio.ticks); the loop
+itself only schedules. When the backlog is empty the backlog replays catalog
+tracks; with no track at all yet it sends encoded silence, so the mount never
+stalls and listeners stay connected while the first track is prepared.
 """
 
 from __future__ import annotations
