@@ -3,6 +3,7 @@ outlives the process that started it (a failed soak test once held CI's exit ope
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -35,9 +36,10 @@ class TrickleServer(socketserver.ThreadingTCPServer):
 
     daemon_threads = True
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Trickle)
+    def __init__(self, handler: type[socketserver.BaseRequestHandler] | None = None) -> None:
+        super().__init__(("127.0.0.1", 0), handler or Trickle)
         self.stopping = threading.Event()
+        self.hung_up = threading.Event()  # for HangUpOnFirst
 
 
 class Trickle(socketserver.BaseRequestHandler):
@@ -54,13 +56,35 @@ class Trickle(socketserver.BaseRequestHandler):
             pass
 
 
+class HangUpOnFirst(Trickle):
+    """Hangs up on the first listener before its response head; trickles to the rest."""
+
+    def handle(self) -> None:
+        with LOCK:
+            first = not self.server.hung_up.is_set()
+            self.server.hung_up.set()
+        if not first:
+            super().handle()
+
+
+LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def serving(handler: type[socketserver.BaseRequestHandler] | None = None) -> Iterator[int]:
+    with TrickleServer(handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield server.server_address[1]
+        finally:
+            server.stopping.set()
+            server.shutdown()
+
+
 @pytest.fixture
 def trickle_port() -> Iterator[int]:
-    with TrickleServer() as server:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        yield server.server_address[1]
-        server.stopping.set()
-        server.shutdown()
+    with serving() as port:
+        yield port
 
 
 def ended(pid: int) -> bool:
@@ -175,3 +199,12 @@ def test_a_client_reads_its_first_listeners_while_it_connects_the_rest() -> None
                 time.sleep(2.0)  # none accepted meanwhile: the client is still connecting
                 # A reader drained megabytes; a connection nobody read took 48 kB here.
                 assert _fill(first) > 1_000_000
+
+
+def test_a_listener_hung_up_on_before_its_head_is_not_waited_for() -> None:
+    with serving(HangUpOnFirst) as port, listen(port, "/stream/jazz.mp3", 3, 1) as crowd:
+        began = time.monotonic()
+        _, connected = crowd.start(warmup=0.0, seconds=0.5)
+        assert connected == 2
+        # At once, not after the five minutes the connect phase may last.
+        assert time.monotonic() - began < 30
