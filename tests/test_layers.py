@@ -31,6 +31,7 @@ FLOORS = {
         "radio.hls",
         "radio.catalog",
         "radio.lineup",
+        "radio.ticks",
     ),
     "stages": (
         "radio.generators",
