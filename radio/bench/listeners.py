@@ -125,6 +125,8 @@ def measure(
         "connected": connected,
         "min_rate_vs_bitrate": round(min(rate(d, seconds, bitrate) for d in deliveries), 3),
         "longest_gap_s": round(max(d.longest_gap for d in deliveries), 2),
+        # A gap as long as this is the client process's own (descheduled), not the server's.
+        "longest_client_stall_s": round(max(d.client_stall for d in deliveries), 2),
         "first_byte_ms_max": max(p.first_byte_ms for p in probes),
         "first_byte_ms_median": statistics.median(p.first_byte_ms for p in probes),
         "burst_seconds_min": round(min(p.burst_bytes for p in probes) / (bitrate * 125), 2),
