@@ -71,12 +71,11 @@ def _run_all(jobs: list[Job]) -> list[Outcome]:
 
 
 def _settled(waiting: Waiting, done: asyncio.Future[list[Outcome]]) -> None:
-    if done.cancelled():
-        _settle(waiting, [(None, asyncio.CancelledError())] * len(waiting))
-    elif (exc := done.exception()) is not None:
-        _settle(waiting, [(None, exc)] * len(waiting))
-    else:
-        _settle(waiting, done.result())
+    try:
+        outcomes = done.result()
+    except BaseException as exc:  # the thread itself failed (jobs' own errors are outcomes)
+        outcomes = [(None, exc)] * len(waiting)
+    _settle(waiting, outcomes)
 
 
 def _settle(waiting: Waiting, outcomes: list[Outcome]) -> None:

@@ -4,6 +4,7 @@ outlives the process that started it (a failed soak test once held CI's exit ope
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import socket
@@ -39,7 +40,7 @@ class TrickleServer(socketserver.ThreadingTCPServer):
     def __init__(self, handler: type[socketserver.BaseRequestHandler] | None = None) -> None:
         super().__init__(("127.0.0.1", 0), handler or Trickle)
         self.stopping = threading.Event()
-        self.hung_up = threading.Event()  # for HangUpOnFirst
+        self.handled = itertools.count()  # connections handled so far (next() is atomic)
 
 
 class Trickle(socketserver.BaseRequestHandler):
@@ -60,14 +61,8 @@ class HangUpOnFirst(Trickle):
     """Hangs up on the first listener before its response head; trickles to the rest."""
 
     def handle(self) -> None:
-        with LOCK:
-            first = not self.server.hung_up.is_set()
-            self.server.hung_up.set()
-        if not first:
+        if next(self.server.handled) > 0:
             super().handle()
-
-
-LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
