@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from radio.broadcast import STALL_SECONDS, Broadcast
+from radio.broadcast import FAN_OUT_SLICE, STALL_SECONDS, Broadcast
 from tests.dummies import DummyConnection
-from tests.support import parse_icy
+from tests.support import parse_icy, wait_until
 
 
 async def test_burst_is_sent_on_join_from_a_chunk_boundary_about_a_burst_back() -> None:
@@ -114,3 +116,37 @@ async def test_close_lets_every_listener_go() -> None:
     broadcast.close()
     assert listener.gone.done() and not broadcast.listeners
     assert broadcast.join(DummyConnection()).gone.done()  # a late joiner is let go too
+
+
+async def test_a_large_mount_is_written_in_slices_with_the_loop_free_between() -> None:
+    broadcast = Broadcast(burst=0)
+    connections = [DummyConnection() for _ in range(FAN_OUT_SLICE * 3 + 10)]
+    for connection in connections:
+        broadcast.join(connection)
+    served: list[int] = []  # how many listeners had the chunk when other work ran
+    loop = asyncio.get_running_loop()
+    broadcast.publish(b"a" * 100)
+    loop.call_soon(lambda: served.append(sum(bool(c.writes) for c in connections)))
+    assert sum(bool(c.writes) for c in connections) == FAN_OUT_SLICE
+    await wait_until(lambda: all(c.writes for c in connections), 5, "the chunk everywhere")
+    # A connect or request that came in during the fan-out was served within a slice.
+    assert served == [FAN_OUT_SLICE * 2]
+    assert all(c.received == b"a" * 100 for c in connections)
+
+
+async def test_a_chunk_published_mid_fan_out_reaches_everyone_after_the_last() -> None:
+    broadcast = Broadcast(burst=1000)
+    connections = [DummyConnection() for _ in range(FAN_OUT_SLICE * 2 + 10)]
+    for connection in connections:
+        broadcast.join(connection)
+    broadcast.publish(b"a" * 100)
+    left = next(c for c in connections if not c.writes)  # in a later slice
+    staying = [c for c in connections if c is not left]
+    broadcast.leave(next(one for one in broadcast.listeners if one.connection is left))
+    joined = DummyConnection()
+    broadcast.join(joined)  # mid fan-out: its burst already holds the first chunk
+    broadcast.publish(b"b" * 100)  # no turn of the loop in between
+    await wait_until(lambda: all(len(c.writes) == 2 for c in staying), 5, "both chunks")
+    assert all(c.received == b"a" * 100 + b"b" * 100 for c in staying)
+    assert joined.received == b"a" * 100 + b"b" * 100  # once each, in order
+    assert left.received == b""
