@@ -1,4 +1,5 @@
-"""The listeners bench's encoder floor: measured on the stations' own music."""
+"""The listeners bench: its encoder floor, measured on the stations' own music, and how it
+sums up the first-byte probes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import soundfile
 
 from radio.audio import PLAYOUT_RATE
 from radio.bench import encoders
-from radio.bench.listeners import FLOOR_CLIP_SECONDS, station_audio
+from radio.bench.listeners import FLOOR_CLIP_SECONDS, PROBES, _first_bytes, station_audio, table
 from radio.lineup.stations import load_stations
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,3 +39,25 @@ def test_the_floor_is_fed_a_stretch_of_each_stations_own_music(tmp_path: Path) -
     report = encoders.run_benchmark(seconds, 90.0, 128, 96, fed)
     for figures in report["formats"].values():
         assert figures["audio_seconds"] >= seconds and figures["percent_of_a_core"] > 0
+
+
+def test_the_first_byte_is_summed_up_by_its_tail_not_one_probe() -> None:
+    ms = [float(n) for n in range(1, PROBES - 1)] + [60.0, 120.0]  # two behind a fan-out
+    figures = _first_bytes(ms)
+    assert figures["first_byte_ms_max"] == 120.0
+    assert figures["first_byte_ms_median"] == 8.5
+    assert 14.0 < figures["first_byte_ms_p90"] < 60.0  # two of sixteen are past the p90
+    assert figures["first_byte_over_goal"] == 2
+
+
+def test_the_table_has_a_row_per_count_with_both_servers_first_byte() -> None:
+    def side(cpu: float, first: list[float]) -> dict[str, object]:
+        figures = {"cpu_percent": cpu, "delivery_cpu_percent": cpu, "kept_up": 1000}
+        return {**figures, "rss_mb": 230.0, **_first_bytes(first)}
+
+    ours, ice = side(40.0, [1.0] * 15 + [70.0]), side(20.0, [300.0] * 16)
+    lines = table({"runs": [{"listeners": 1000, "ours": ours, "icecast": ice}]})
+    assert len(lines) == 3
+    cells = [cell.strip() for cell in lines[2].strip("|").split("|")]
+    assert cells[0] == "1000" and cells[3] == "2.0"  # the ratio of the two delivery figures
+    assert cells[-1] == "1.0 / 70.0; 300.0 / 300.0"
