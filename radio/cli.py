@@ -163,6 +163,7 @@ def run_server(app: web.Application, settings: Settings) -> None:
     """Listen and serve until SIGINT or SIGTERM."""
     from aiohttp import web
 
+    from radio.heap import freeze_on_startup
     from radio.server.listen import listening_socket
 
     try:
@@ -171,6 +172,7 @@ def run_server(app: web.Application, settings: Settings) -> None:
         raise click.ClickException(
             f"cannot listen on {settings.host}:{settings.port}: {exc}"
         ) from exc
+    app.on_startup.append(freeze_on_startup)  # after the radio's own: once it is on air
     # Listener streams are closed first on the way out, so a short grace is plenty; with
     # generation given at most a few seconds more, SIGTERM ends the server within 10 s.
     web.run_app(app, sock=sock, print=None, access_log=None, shutdown_timeout=3.0)

@@ -22,6 +22,7 @@ FLOORS = {
         "radio.settings",
         "radio.logs",
         "radio.malloc",
+        "radio.heap",
     ),
     "leaves": (
         "radio.icy",
