@@ -56,6 +56,20 @@ MAX_RETRY_SECONDS = 60.0  # the longest rest after failures in a row (1, 2, 4 ..
 MAX_UNPREPARED_BATCHES = 2
 
 
+class _QuietCancelledJobs(logging.Filter):
+    """APScheduler cancels a coroutine job still running when it shuts down, then logs
+    the cancellation as an error with a traceback: a normal stop is not an error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, asyncio.CancelledError)
+
+
+_QUIET_CANCELLED = _QuietCancelledJobs()
+# Where APScheduler's default executor logs a job's failure.
+JOB_ERRORS_LOGGER = "apscheduler.executors.default"
+
+
 def target(station: Station) -> float:
     """Seconds of fresh audio to keep ahead: the station's backlog, and never less than
     one track and its crossfade, so the next track is made while one plays (#9: with a
@@ -126,6 +140,7 @@ class Scheduler:
     # -- lifecycle ------------------------------------------------------------
     def start(self) -> None:
         self._prepare_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prepare")
+        logging.getLogger(JOB_ERRORS_LOGGER).addFilter(_QUIET_CANCELLED)  # once: a no-op after
         self.jobs.add_job(
             self.fill, "interval", seconds=TICK_SECONDS, id="top-up", max_instances=1, coalesce=True
         )

@@ -256,6 +256,26 @@ async def test_stopping_waits_for_the_track_being_prepared_off_the_loop(
     assert loop_was_free
 
 
+async def test_a_job_the_stop_cuts_off_logs_no_error(
+    catalog: CatalogWriter, caplog: pytest.LogCaptureFixture
+) -> None:
+    # APScheduler cancels a coroutine job still running at shutdown and logs that as an
+    # error with a traceback; a normal stop of the server did so now and then.
+    started = asyncio.Event()
+
+    async def busy() -> None:
+        started.set()
+        await asyncio.Event().wait()  # until the stop cancels it
+
+    s = scheduler(catalog, ToneGenerator(max_batch=1), {})
+    s.start()
+    s.jobs.add_job(busy, id="busy")  # once, now
+    await asyncio.wait_for(started.wait(), 30)
+    with caplog.at_level(logging.INFO):
+        await s.stop()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
 async def test_the_exit_waits_a_little_for_generation_the_radio_abandoned() -> None:
     # An interpreter finalising under a thread inside native code can abort the process.
     release = threading.Event()
