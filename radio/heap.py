@@ -5,9 +5,10 @@ full collection, and that walks every tracked object. The server holds about 120
 of them once it is on air (modules, the app, the lineup, the catalog, the scheduler),
 and a full collection of those took 53-71 ms here: every station and every listener
 waited that long. Frozen after startup (`gc.freeze`), they are never walked again, and
-the same collection took 0.1-0.2 ms. The listeners' own objects stay collectable
-(about 55 a listener, mostly aiohttp's: a full collection at 8,000 listeners still
-took 260-330 ms, but it comes only when thousands connect or leave at once).
+the served process's full collections took 0.3-0.4 ms. The listeners' own objects stay
+collectable (about 55 a listener, mostly aiohttp's): at 8,000 listeners a full
+collection took 260-330 ms before the freeze and up to 177 ms after it, and one comes
+only when thousands connect or leave at once.
 
 The price: a reference cycle among the frozen objects that later becomes garbage is
 never freed. What exists at startup lives as long as the server, so that is bounded
