@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +117,41 @@ async def test_a_catalog_that_fails_its_writes_never_stops_or_rushes_the_stream(
     assert len(data) > real_time * 0.8
     failed = [r.getMessage() for r in caplog.records if "catalog" in r.getMessage()]
     assert failed and len(failed) <= 3 * len(radio.on_air), failed  # once per kind, not per play
+
+
+async def test_a_catalog_busy_for_seconds_at_a_track_change_costs_no_audio(
+    start_server: StartServer,
+) -> None:
+    """Issue #10's 2.0 s gap: playout once awaited its play writes (and a replay's query) at
+    each track change, so a catalog thread busy for two seconds (a slow fsync, a long query
+    ahead in its queue) gave every listener of that one station a gap, with nothing logged."""
+    _client, radio = await start_server(short_lineup(track_seconds=2))
+    await on_air(radio)
+    jazz = radio.station("jazz")
+    await wait_until(lambda: len(radio.backlog.queued("jazz")) >= 3, 20, "a backlog of 3 tracks")
+    release = threading.Event()
+    held = asyncio.create_task(radio.catalog.run(lambda c: release.wait(10)))
+    try:
+        before = jazz.playout.now
+        await wait_until(lambda: jazz.playout.now is not before, 10, "a track change")
+        first = jazz.playout.now
+        await wait_until(lambda: jazz.playout.now is not first, 10, "a second change")
+        second = jazz.playout.now
+        assert not held.done()  # both changes came while the catalog could answer nothing
+        assert jazz.playout.worst_lateness_seconds < 1.0
+    finally:
+        release.set()
+        await held
+    # Nothing is lost: the writes queued behind the busy catalog are made once it answers.
+    assert first.play is None  # handed on to its end-of-play write
+    assert second.play is not None
+    await wait_until(lambda: second.play.done(), 10, "the second play written")
+    plays = await wait_until(
+        lambda: radio.catalog.run(lambda c: c.recent_plays("jazz", 10)), 10, "plays"
+    )
+    by_track = {p.track_id: p for p in plays}
+    assert by_track[first.track.id].ended_at is not None
+    assert by_track[second.track.id].play_id == second.play.result()
 
 
 async def test_a_restarted_playout_keeps_the_pace_of_the_one_before(
