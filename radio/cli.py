@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 from click_default_group import DefaultGroup
 
+from radio.bench.catalog import catalog_command
 from radio.bench.encoders import encoders_command
 from radio.bench.generate import generate_command
 from radio.bench.hls import hls_command
@@ -342,3 +343,4 @@ bench.add_command(hls_command)
 bench.add_command(joins_command)
 bench.add_command(soak_command)
 bench.add_command(spectrograms_command)
+bench.add_command(catalog_command)

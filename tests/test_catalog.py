@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import textwrap
 from dataclasses import replace
 from pathlib import Path
 
@@ -8,6 +12,8 @@ import pytest
 from radio.catalog import Catalog, CatalogWriter
 from radio.errors import CatalogError, DuplicateTrack, NotFound
 from radio.tracks import NewTrack, unique_title
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def track(n: int, station: str = "jazz") -> NewTrack:
@@ -66,8 +72,28 @@ def test_file_catalog_survives_reopen_and_runs_off_thread(tmp_path: Path) -> Non
     with CatalogWriter(tmp_path / "catalog.db") as again:
         assert again.run_sync(lambda c: c.track(track_id)).title == "Track 1"
         mode = again.run_sync(lambda c: c.db.execute("PRAGMA journal_mode").fetchone()[0])
-    assert mode == "wal"
+        sync = again.run_sync(lambda c: c.db.execute("PRAGMA synchronous").fetchone()[0])
+    assert mode == "wal" and sync == 1  # NORMAL: a commit waits for no fsync
     again.close()
+
+
+def test_a_commit_survives_the_process_being_killed(tmp_path: Path) -> None:
+    """synchronous=NORMAL (in WAL mode) keeps every commit through a kill -9: the WAL is
+    written before the commit returns, and only its fsync waits for a checkpoint."""
+    killed = textwrap.dedent(f"""
+        import os, signal
+        from radio.catalog import Catalog
+        from tests.test_catalog import track
+        catalog = Catalog({str(tmp_path / "catalog.db")!r})
+        track_id = catalog.add_track(track(1))
+        catalog.start_play(track_id, "jazz", 3)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    done = subprocess.run([sys.executable, "-c", killed], cwd=REPO, check=False)
+    assert done.returncode == -signal.SIGKILL
+    catalog = Catalog(tmp_path / "catalog.db")
+    assert [p.listeners for p in catalog.recent_plays("jazz")] == [3]
+    catalog.close()
 
 
 def test_titles_and_plan_fingerprints_per_station() -> None:
