@@ -1,9 +1,9 @@
-"""`radio bench catalog`: the catalog's writes timed while another process writes hard to
-the same disk, under SQLite's synchronous=FULL (its default) and NORMAL (ours), in turns.
+"""`radio bench catalog`: the catalog's writes timed while the same disk is flooded with
+writes, under SQLite's synchronous=FULL (its default) and NORMAL (ours), in turns.
 
 Every catalog call runs on one thread: the scheduler's new tracks, every station's play
 rows, retention, the API's reads. In WAL mode with synchronous=FULL each commit waits for
-an fsync of the log, and while another process floods the disk one fsync can take
+an fsync of the log, and while something else floods the disk one fsync can take
 hundreds of milliseconds; all that is queued behind it waits too. (Playout used to be
 queued there at each track change: issue #10's 2.0 s gap.) With NORMAL a commit syncs
 nothing until a checkpoint. It still survives the process being killed; only an OS crash
@@ -35,7 +35,7 @@ FLOOD_BLOCKS = 128  # the flood rewrites 1 GiB, syncing it at the end as a copy 
 
 
 class DiskFlood:
-    """Another process's heavy writes to the same disk, on a thread of its own."""
+    """Heavy writes to the same disk, as a copy or a backup makes them, on a thread."""
 
     def __init__(self, folder: Path) -> None:
         self.path = folder / "flood.bin"
