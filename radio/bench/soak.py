@@ -7,7 +7,8 @@ reads that brought audio (with when it ended, so a gap can be placed against the
 server's log), and the server's own view from /metrics: the worst playout lateness,
 dead air and replays. Every warning and error the server logged is kept. A gap is
 reported by station and time, never averaged away: issue #10's soak found one 2.0 s
-gap among 60 listeners in 15 minutes. Beside it stands the client process's own longest
+gap among 60 listeners in 15 minutes (the server's: playout then awaited the catalog at
+a track change, see the README). Beside it stands the client process's own longest
 lapse past its poll (`client_stall_s`): every listener of a station shares one client
 process here, so a gap that hits all of them at once and matches that lapse was the
 client's, descheduled on a busy box, and not the server's.
