@@ -66,6 +66,7 @@ BODIES: tuple[str | bytes, ...] = (
     json.dumps({"pools": {"mood": DEEP}}),
     json.dumps({"id": 7, "pools": None}),
     json.dumps({"dayparts": [{"name": 1}]}),
+    '{"track_seconds": ' + "9" * 5000 + "}",  # past Python's 4,300-digit int limit
 )
 # The URL table (server/routes.py and the console's sub-app), with the methods each takes.
 ROUTES: dict[str, tuple[str, ...]] = {

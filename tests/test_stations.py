@@ -184,3 +184,12 @@ def test_deep_nesting_is_one_located_line(tmp_path: Path) -> None:
     lines = short_lineup().count("\n") + 1
     message = f"{path}:{lines}: arrays or inline tables nested too deeply"
     assert result.output.strip() == f"Error: {message}"
+
+
+def test_a_number_too_long_to_read_is_one_located_line(tmp_path: Path) -> None:
+    path = tmp_path / "stations.toml"
+    path.write_text(short_lineup() + "x = " + "9" * 5000 + "\n")  # past Python's int limit
+    result = CliRunner().invoke(main, ["stations", "--stations", str(path), "--check"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    lines = short_lineup().count("\n") + 1
+    assert result.output.strip() == f"Error: {path}:{lines}: a number too long to read"

@@ -139,6 +139,10 @@ def parse_stations(text: str, path: str | Path = "stations.toml") -> StationsCon
         raise ConfigError(
             "arrays or inline tables nested too deeply", path=str(path), line=_deepest_line(text)
         ) from None
+    except ValueError:  # an integer past Python's 4,300-digit limit on reading one
+        raise ConfigError(
+            "a number too long to read", path=str(path), line=_longest_number_line(text)
+        ) from None
     locate = _Locator(text, str(path))
     unknown = sorted(set(data) - {"defaults", "stations", "icecast"})
     if unknown:
@@ -352,6 +356,16 @@ def _deepest_line(text: str) -> int | None:
             if depth > deepest:
                 deepest, where = depth, number
     return where
+
+
+def _longest_number_line(text: str) -> int | None:
+    """The line holding the longest run of digits."""
+    runs = [
+        (len(run), number)
+        for number, line in enumerate(text.splitlines(), start=1)
+        for run in re.findall(r"\d+", line)
+    ]
+    return max(runs)[1] if runs else None
 
 
 def _line_from_message(message: str) -> int | None:

@@ -27,6 +27,8 @@ async def _body(request: web.Request) -> dict[str, Any]:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise web.HTTPBadRequest(reason="the body must be a JSON object") from None
+    except ValueError:  # an integer past Python's 4,300-digit limit on reading one
+        raise web.HTTPBadRequest(reason="the body holds a number too long to read") from None
     except RecursionError:  # json recurses once per level: thousands of `[` exhaust it
         raise web.HTTPBadRequest(reason="the body is nested too deeply") from None
     if not isinstance(body, dict):
