@@ -46,7 +46,8 @@ class Swept:
 
 def sweep(catalog: Catalog, cache_dir: Path) -> Swept:
     """Blocking (the catalog's own thread): clear what a crash or a hard stop left behind."""
-    partial = [path for path in cache_dir.glob("*/.*.tmp") if path.is_file()]
+    # Ours are dot-named, but any partial file left in a station's folder goes.
+    partial = [path for path in cache_dir.glob("*/*.tmp") if path.is_file()]
     known = catalog.paths()
     orphans = [
         path for path in audio_files(cache_dir) if str(path.relative_to(cache_dir)) not in known

@@ -34,12 +34,15 @@ def test_the_start_up_sweep_clears_what_a_crash_left(tmp_path: Path) -> None:
         catalog.run_sync(lambda c: c.start_play(kept.id, "jazz", 3))  # never ended: a crash
         partial = cache / "jazz" / ".abc.flac.tmp"
         partial.write_bytes(b"half a file")
+        copied = cache / "jazz" / "copied.flac.tmp"  # not ours, but as partial
+        copied.write_bytes(b"half a copy")
         orphan = cache / "jazz" / "0123456789abcdef0123.flac"  # written, the row never was
         orphan.write_bytes(b"audio")
         swept = catalog.run_sync(lambda c: retention.sweep(c, cache))
         plays = catalog.run_sync(lambda c: c.recent_plays("jazz"))
-    assert swept == retention.Swept(partial_files=1, orphans=1, open_plays=1)
-    assert not partial.exists() and not orphan.exists() and kept.path.is_file()
+    assert swept == retention.Swept(partial_files=2, orphans=1, open_plays=1)
+    assert not partial.exists() and not copied.exists()
+    assert not orphan.exists() and kept.path.is_file()
     assert plays[0].ended_at is not None and plays[0].ended_at >= plays[0].started_at
 
 
